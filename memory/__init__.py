@@ -1,0 +1,1 @@
+"""External memory bank: insert, retrieve, reflect and forget, on Chroma."""
