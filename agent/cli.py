@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
@@ -58,7 +59,7 @@ def llm_config(
     try:
         return LLMConfig(
             backend=llm.value, base_url=base_url, model=model, n_threads=threads, n_ctx=ctx,
-            api_key=key or None,
+            api_key=SecretStr(key) if key else None,
         )  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from rich.console import Console
@@ -43,8 +44,9 @@ def run_demo(config: LLMConfig, memory_dir: Path, console: Console) -> None:
     console.rule("2. write experiences to memory")
     memory_dir.mkdir(parents=True, exist_ok=True)
     client = chromadb.PersistentClient(path=str(memory_dir), settings=Settings(anonymized_telemetry=False))
+    embedding_function: Any = ChromaEmbeddingFunction()
     collection = client.get_or_create_collection(
-        "demo-experience", embedding_function=ChromaEmbeddingFunction(), metadata={"hnsw:space": "cosine"}
+        "demo-experience", embedding_function=embedding_function, metadata={"hnsw:space": "cosine"}
     )
     ids = [f"exp-{i}" for i in range(len(EXPERIENCES))]
     collection.upsert(ids=ids, documents=EXPERIENCES)

@@ -127,8 +127,11 @@ def check_chroma(url: str | None = None) -> Check:
                 client = chromadb.PersistentClient(path=tmp, settings=settings)
             name = f"doctor-{int(time.time() * 1000)}"
             collection = client.create_collection(name, metadata={"hnsw:space": "cosine"})
-            collection.add(ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]], documents=["x", "y"])
-            found = collection.query(query_embeddings=[[0.9, 0.1]], n_results=1)["ids"][0]
+            import numpy as np
+
+            vectors = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+            collection.add(ids=["a", "b"], embeddings=[vectors[0], vectors[1]], documents=["x", "y"])
+            found = collection.query(query_embeddings=np.array([[0.9, 0.1]], dtype=np.float32), n_results=1)["ids"][0]
             client.delete_collection(name)
         ok = found == ["a"]
         where = url or "embedded PersistentClient"

@@ -70,7 +70,8 @@ class ScriptedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         text = self._next(messages, kwargs)
-        usage = {"input_tokens": sum(len(m.text.split()) for m in messages), "output_tokens": len(text.split())}
+        n_in = sum(len(m.text.split()) for m in messages)
+        usage = {"input_tokens": n_in, "output_tokens": len(text.split())}
         usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
         message = AIMessage(content=text, usage_metadata=usage)  # type: ignore[arg-type]
         return ChatResult(generations=[ChatGeneration(message=message)])

@@ -168,7 +168,7 @@ def complete_json(
     for attempt in range(1, retries + 2):
         reply = _call_with_dialect(model, history, schema, name)
         raw = reply.text
-        usage = reply.usage_metadata or {}
+        usage: dict[str, Any] = dict(reply.usage_metadata or {})
         input_tokens += int(usage.get("input_tokens", 0))
         output_tokens += int(usage.get("output_tokens", 0))
         try:

@@ -25,7 +25,9 @@ def test_valid_first_reply() -> None:
 
 
 def test_bad_reply_is_sent_back_with_the_error() -> None:
-    fake = ScriptedChatModel().enqueue("I think I should go north.", '{"action": "fly"}', '{"action": "go north"}')
+    fake = ScriptedChatModel().enqueue(
+        "I think I should go north.", '{"action": "fly"}', '{"action": "go north"}'
+    )
     reply = complete_json(fake, [HumanMessage("act")], SCHEMA, retries=2)
     assert reply.data["action"] == "go north"
     assert reply.attempts == 3

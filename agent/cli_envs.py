@@ -1,0 +1,146 @@
+"""``evolve envs``: list the task environments, or play one by hand in the terminal.
+
+A thin face over :mod:`envs` (it imports nothing else from the project): ``list`` prints the registry,
+``play`` runs one episode with a human choosing the actions, which is the quickest way to understand a
+task and to test an adapter. Mounted by the main CLI as ``app.add_typer(envs_app, name="envs")``.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import envs
+
+envs_app = typer.Typer(
+    help="List the task environments, or play one in the terminal.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+QUIT = "/quit"
+
+
+class SplitName(str, Enum):
+    """The split to play."""
+
+    train = "train"
+    dev = "dev"
+    test = "test"
+
+
+def _console() -> Console:
+    # Built per call so the output goes to whatever stdout is current (CliRunner swaps it).
+    return Console(highlight=False, soft_wrap=True)
+
+
+@envs_app.command("list")
+def list_command(
+    as_json: bool = typer.Option(False, "--json", help="Print the registry as JSON."),
+) -> None:
+    """List every environment id with its presets, parameters and requirements."""
+    specs = envs.list()
+    if as_json:
+        rows = [
+            {"id": s.env_id, "family": s.family, "description": s.description, "presets": list(s.presets),
+             "params": s.params, "requires": s.requires}
+            for s in specs
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Environments (evolve envs play ENV_ID)")
+    for col in ("id", "family", "presets", "requires", "description"):
+        table.add_column(col, overflow="fold")
+    for s in specs:
+        table.add_row(s.env_id, s.family, ", ".join(s.presets), s.requires or "-", s.description)
+    _console().print(table)
+
+
+def _shown_actions(env: envs.Env, valid: tuple[str, ...], k: int) -> tuple[str, ...]:
+    """The actions to number on screen: all of them, or the shortlist when there are more than ``k``."""
+    if len(valid) <= k:
+        return valid
+    return env.shortlist(k) or valid[:k]
+
+
+def _print_actions(console: Console, shown: tuple[str, ...], total: int) -> None:
+    if not shown:
+        console.print("(type your answer)")
+        return
+    console.print("Actions:")
+    for i, action in enumerate(shown, start=1):
+        console.print(f"  {i:>2}. {action}", markup=False)
+    if total > len(shown):
+        console.print(f"  ... {total - len(shown)} more valid actions: any action can be typed.")
+
+
+@envs_app.command("play")
+def play_command(
+    env_id: str = typer.Argument(..., help="Environment id, e.g. twx-twc (see `evolve envs list`)."),
+    split: SplitName = typer.Option(SplitName.train, "--split", help="Split to draw the task from."),
+    seed: int | None = typer.Option(None, "--seed", help="Task seed within the split (default: its first)."),
+    preset: str | None = typer.Option(None, "--preset", help="Preset, e.g. easy or medium."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Step limit of the episode."),
+    path: str | None = typer.Option(None, "--path", help="Data path (locomo, memorybank)."),
+    show: int = typer.Option(20, "--show", min=1, help="Number at most this many actions on screen."),
+) -> None:
+    """Play one episode: type an action's number or its text; /quit leaves."""
+    console = _console()
+    params: dict[str, Any] = {}
+    for name, value in (("preset", preset), ("max_steps", max_steps), ("path", path)):
+        if value is not None:
+            params[name] = value
+    try:
+        env = envs.make(env_id, split=split.value, **params)
+    except (envs.EnvUsageError, envs.EnvRuntimeError) as exc:
+        console.print(f"Error: {exc}", markup=False, style="red")
+        raise typer.Exit(code=2) from exc
+    try:
+        _play(env, console, seed, show)
+    except envs.EnvUsageError as exc:
+        console.print(f"Error: {exc}", markup=False, style="red")
+        raise typer.Exit(code=2) from exc
+    finally:
+        env.close()
+
+
+def _play(env: envs.Env, console: Console, seed: int | None, show: int) -> None:
+    obs = env.reset(seed=seed)
+    info = obs.info
+    console.print(f"{info['env_id']} | split {info['split']} | seed {info['seed']} | {info['task_type']}",
+                  style="bold", markup=False)
+    console.print(f"Task: {obs.task}", markup=False)
+    console.print(obs.text, markup=False)
+    valid = obs.valid_actions
+    result: envs.StepResult | None = None
+    while True:
+        shown = _shown_actions(env, valid, show)
+        _print_actions(console, shown, len(valid))
+        try:
+            raw = typer.prompt(">", default="", show_default=False, prompt_suffix=" ")
+        except typer.Abort:  # end of input
+            raw = QUIT
+        line = raw.strip()
+        if line == QUIT:
+            console.print("Quit.")
+            break
+        action = shown[int(line) - 1] if line.isdigit() and 1 <= int(line) <= len(shown) else line
+        result = env.step(action)
+        note = " (invalid)" if result.info.get("invalid_action") else ""
+        console.print(f"[{action}]{note} reward {result.reward:+g}", markup=False, style="cyan")
+        console.print(result.observation, markup=False)
+        valid = result.valid_actions
+        if result.done:
+            break
+    if result is not None:
+        ending = "success" if result.success else ("step limit" if result.truncated else "not solved")
+        console.print(
+            f"Episode over: {ending}. Score {result.score:.2f}, steps {result.info.get('step', '?')}, "
+            f"invalid actions {env.invalid_actions}.",
+            markup=False, style="bold",
+        )
