@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -41,20 +41,27 @@ def _console() -> Console:
 
 @envs_app.command("list")
 def list_command(
-    as_json: bool = typer.Option(False, "--json", help="Print the registry as JSON."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the registry as JSON.")] = False,
 ) -> None:
     """List every environment id with its presets, parameters and requirements."""
     specs = envs.list()
     if as_json:
         rows = [
-            {"id": s.env_id, "family": s.family, "description": s.description, "presets": list(s.presets),
-             "params": s.params, "requires": s.requires}
+            {
+                "id": s.env_id,
+                "family": s.family,
+                "description": s.description,
+                "presets": list(s.presets),
+                "params": s.params,
+                "requires": s.requires,
+            }
             for s in specs
         ]
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(title="Environments (evolve envs play ENV_ID)")
-    for col in ("id", "family", "presets", "requires", "description"):
+    table.add_column("id", no_wrap=True)  # ids are typed back: never break them
+    for col in ("family", "presets", "requires", "description"):
         table.add_column(col, overflow="fold")
     for s in specs:
         table.add_row(s.env_id, s.family, ", ".join(s.presets), s.requires or "-", s.description)
@@ -81,13 +88,19 @@ def _print_actions(console: Console, shown: tuple[str, ...], total: int) -> None
 
 @envs_app.command("play")
 def play_command(
-    env_id: str = typer.Argument(..., help="Environment id, e.g. twx-twc (see `evolve envs list`)."),
-    split: SplitName = typer.Option(SplitName.train, "--split", help="Split to draw the task from."),
-    seed: int | None = typer.Option(None, "--seed", help="Task seed within the split (default: its first)."),
-    preset: str | None = typer.Option(None, "--preset", help="Preset, e.g. easy or medium."),
-    max_steps: int | None = typer.Option(None, "--max-steps", help="Step limit of the episode."),
-    path: str | None = typer.Option(None, "--path", help="Data path (locomo, memorybank)."),
-    show: int = typer.Option(20, "--show", min=1, help="Number at most this many actions on screen."),
+    env_id: Annotated[str, typer.Argument(help="Environment id, e.g. twx-twc (see `evolve envs list`).")],
+    split: Annotated[
+        SplitName, typer.Option("--split", help="Split to draw the task from.")
+    ] = SplitName.train,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Task seed in the split (default: its first).")
+    ] = None,
+    preset: Annotated[str | None, typer.Option("--preset", help="Preset, e.g. easy or medium.")] = None,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Step limit of the episode.")] = None,
+    path: Annotated[str | None, typer.Option("--path", help="Data path (locomo, memorybank).")] = None,
+    show: Annotated[
+        int, typer.Option("--show", min=1, help="Number at most this many actions on screen.")
+    ] = 20,
 ) -> None:
     """Play one episode: type an action's number or its text; /quit leaves."""
     console = _console()
@@ -112,12 +125,16 @@ def play_command(
 def _play(env: envs.Env, console: Console, seed: int | None, show: int) -> None:
     obs = env.reset(seed=seed)
     info = obs.info
-    console.print(f"{info['env_id']} | split {info['split']} | seed {info['seed']} | {info['task_type']}",
-                  style="bold", markup=False)
+    console.print(
+        f"{info['env_id']} | split {info['split']} | seed {info['seed']} | {info['task_type']}",
+        style="bold",
+        markup=False,
+    )
     console.print(f"Task: {obs.task}", markup=False)
     console.print(obs.text, markup=False)
     valid = obs.valid_actions
     result: envs.StepResult | None = None
+    quit_early = False
     while True:
         shown = _shown_actions(env, valid, show)
         _print_actions(console, shown, len(valid))
@@ -128,6 +145,7 @@ def _play(env: envs.Env, console: Console, seed: int | None, show: int) -> None:
         line = raw.strip()
         if line == QUIT:
             console.print("Quit.")
+            quit_early = True
             break
         action = shown[int(line) - 1] if line.isdigit() and 1 <= int(line) <= len(shown) else line
         result = env.step(action)
@@ -137,10 +155,16 @@ def _play(env: envs.Env, console: Console, seed: int | None, show: int) -> None:
         valid = result.valid_actions
         if result.done:
             break
-    if result is not None:
-        ending = "success" if result.success else ("step limit" if result.truncated else "not solved")
-        console.print(
-            f"Episode over: {ending}. Score {result.score:.2f}, steps {result.info.get('step', '?')}, "
-            f"invalid actions {env.invalid_actions}.",
-            markup=False, style="bold",
-        )
+    score = result.score if result is not None else 0.0
+    steps = result.info.get("step", 0) if result is not None else 0
+    if quit_early:
+        ending = "stopped"
+    elif result is not None and result.success:
+        ending = "success"
+    else:
+        ending = "step limit" if result is not None and result.truncated else "not solved"
+    console.print(
+        f"Episode over: {ending}. Score {score:.2f}, steps {steps}, invalid actions {env.invalid_actions}.",
+        markup=False,
+        style="bold",
+    )

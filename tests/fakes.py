@@ -17,8 +17,12 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict, Field
 
 
-class ScriptExhausted(AssertionError):
-    """The code under test called the model more often than the test scripted."""
+class ScriptExhausted(BaseException):
+    """The code under test called the model more often than the test scripted.
+
+    A ``BaseException`` so that code which counts and survives model errors (``except Exception``)
+    cannot swallow it: a test whose script runs out fails loudly.
+    """
 
 
 Reply = str | Callable[[list[BaseMessage]], str]

@@ -148,6 +148,7 @@ def complete_json(
     *,
     retries: int = 2,
     name: str = "reply",
+    constrain: dict[str, Any] | None = None,
 ) -> JsonReply:
     """Ask ``model`` for a JSON object valid against ``schema``.
 
@@ -157,6 +158,9 @@ def complete_json(
         schema: a JSON schema of type ``object``.
         retries: how many times a bad reply is sent back with the error before giving up.
         name: schema name sent to endpoints that want one.
+        constrain: a stricter schema sent to the backend for constrained decoding (e.g. with an
+            ``enum`` of valid actions) while replies are validated against ``schema``; lets the
+            caller map a near-miss from an unconstrained backend instead of retrying it.
 
     Raises:
         ModelOutputError: no reply validated; ``.raw`` holds the last reply's text.
@@ -166,7 +170,7 @@ def complete_json(
     input_tokens = output_tokens = 0
     raw = ""
     for attempt in range(1, retries + 2):
-        reply = _call_with_dialect(model, history, schema, name)
+        reply = _call_with_dialect(model, history, constrain or schema, name)
         raw = reply.text
         usage: dict[str, Any] = dict(reply.usage_metadata or {})
         input_tokens += int(usage.get("input_tokens", 0))

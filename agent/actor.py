@@ -1,0 +1,202 @@
+"""The actor: one ReAct step (a thought, then an action) from task, memories, recent steps and actions.
+
+The prompt's stable part (instructions, retrieved memories, task, first observation) comes first
+so that llama.cpp reuses its KV cache across the steps of an episode; the changing part (a short
+window of recent steps, the current observation, the valid actions) comes last. The action is
+constrained to the valid actions by a JSON-schema ``enum`` where the backend supports it; otherwise
+the reply is mapped to the nearest valid action and the mismatch is counted.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel, Field
+
+from agent.errors import ModelOutputError
+from agent.llm.structured import complete_json
+from agent.prompting import MemoryContext, load_prompts, memory_block, pack
+from agent.trajectory import NON_INFORMATIVE, StepRecord
+
+log = logging.getLogger(__name__)
+
+
+class ActorConfig(BaseModel):
+    """How the actor builds its prompt."""
+
+    history_window: int = Field(default=6, ge=0)
+    """How many recent steps the prompt shows."""
+    memory_budget: int = Field(default=700, ge=0)
+    """Token budget of the memory block."""
+    history_budget: int = Field(default=600, ge=50)
+    """Token budget of the recent-steps block."""
+    observation_budget: int = Field(default=350, ge=50)
+    """Token budget of each observation text."""
+    max_actions_shown: int = Field(default=40, ge=2)
+    """Large action spaces are shortlisted to this many for the prompt (every valid action stays accepted)."""
+    retries: int = Field(default=1, ge=0)
+    """Times an unusable reply is sent back before falling back."""
+
+
+@dataclass
+class Decision:
+    """What the actor chose."""
+
+    action: str
+    thought: str = ""
+    source: str = "model"
+    """``model``, ``matched`` (nearest valid action) or ``fallback`` (reply unusable)."""
+    error: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    calls: int = 0
+
+
+@dataclass
+class ActorState:
+    """Everything the actor sees at one step."""
+
+    task: str
+    first_observation: str
+    observation: str
+    valid_actions: Sequence[str]
+    """Actions accepted now; empty for free-answer tasks."""
+    history: list[StepRecord] = field(default_factory=list)
+    context: MemoryContext = field(default_factory=MemoryContext)
+    shown_actions: Sequence[str] | None = None
+    """A shortlist of ``valid_actions`` for the prompt (None: show them all)."""
+
+
+def nearest_action(text: str, valid: Sequence[str]) -> str | None:
+    """The valid action closest to ``text`` (exact, case-insensitive, containment, then fuzzy)."""
+    if not valid:
+        return None
+    norm = " ".join(text.lower().split())
+    lowered = {a.lower(): a for a in valid}
+    if norm in lowered:
+        return lowered[norm]
+    contained = [a for a in valid if a.lower() in norm or norm in a.lower()]
+    if contained:
+        return max(contained, key=len)
+    close = difflib.get_close_matches(norm, list(lowered), n=1, cutoff=0.0)
+    return lowered[close[0]] if close else valid[0]
+
+
+def pick_untried(options: Sequence[str], history: Sequence[StepRecord], rewarded: frozenset[str]) -> str | None:
+    """An action not taken yet: one that earned reward in similar tasks first, then an informative one."""
+    tried = {s.action for s in history}
+    fresh = [a for a in options if a not in tried]
+    preferred = [a for a in fresh if a in rewarded]
+    informative = [a for a in fresh if a.lower() not in NON_INFORMATIVE]
+    return (preferred or informative or fresh or [None])[0]
+
+
+class Actor:
+    """Chooses actions with a chat model (local llama.cpp, an OpenAI-compatible endpoint, or a test double)."""
+
+    def __init__(self, chat: BaseChatModel, config: ActorConfig | None = None) -> None:
+        self.chat = chat
+        self.config = config or ActorConfig()
+        self.prompts = load_prompts("actor")
+
+    def messages(self, state: ActorState) -> list[BaseMessage]:
+        """The prompt for ``state``: a stable system message, then the changing user message."""
+        p, c = self.prompts, self.config
+        free_answer = not state.valid_actions
+        stable = [p["system_answer"] if free_answer else p["system"]]
+        block = memory_block(state.context, c.memory_budget)
+        if block:
+            stable.append(block)
+        stable.append(p["task"].format(task=state.task))
+        stable.append(p["start"].format(observation=pack([state.first_observation], c.observation_budget)[0]))
+        changing: list[str] = []
+        if free_answer:
+            changing.append(p["answer"])
+            return [SystemMessage("\n\n".join(stable)), HumanMessage("\n".join(changing))]
+        recent = state.history[-c.history_window :] if c.history_window else []
+        if recent:
+            steps = [
+                p["history_step"].format(
+                    action=s.action, observation=pack([s.observation], 80)[0] if s.observation else ""
+                )
+                for s in recent
+            ]
+            kept = pack(reversed(steps), c.history_budget)[::-1]
+            changing.append(p["history_header"] + "\n" + "\n".join(kept))
+        changing.append(p["now"].format(observation=pack([state.observation], c.observation_budget)[0]))
+        changing.append(p["actions_header"] + "\n" + self._action_list(state))
+        changing.append(p["choose"])
+        return [SystemMessage("\n\n".join(stable)), HumanMessage("\n\n".join(changing))]
+
+    def _action_list(self, state: ActorState) -> str:
+        shown = list(state.shown_actions or state.valid_actions)[: self.config.max_actions_shown]
+        outcome: dict[str, float] = {}
+        for step in state.history:
+            outcome[step.action] = min(outcome.get(step.action, step.reward), step.reward)
+        rewarded = state.context.rewarded_actions
+        untried = [a for a in shown if a not in outcome]
+        done = [a for a in shown if a in outcome]
+        lines = []
+        for action in untried + done:
+            tags = []
+            if action in rewarded:
+                tags.append("worked in similar tasks")
+            if action in outcome:
+                reward = outcome[action]
+                tags.append("tried: lost points" if reward < 0 else "tried: earned points" if reward > 0
+                            else "tried: no effect")  # fmt: skip
+            lines.append(f"- {action}" + (f" ({', '.join(tags)})" if tags else ""))
+        return "\n".join(lines)
+
+    def schema(self, state: ActorState, *, constrained: bool = True) -> dict[str, Any]:
+        """The JSON schema of the reply: an ``enum`` of the actions shown, or a free answer.
+
+        ``constrained=False`` gives the loose schema replies are validated against, so that an
+        unconstrained backend's near-miss is mapped to the nearest valid action, not retried.
+        """
+        key = "action" if state.valid_actions else "answer"
+        value: dict[str, Any] = {"type": "string"}
+        if state.valid_actions and constrained:
+            value["enum"] = list(state.shown_actions or state.valid_actions)[: self.config.max_actions_shown]
+        return {
+            "type": "object",
+            "properties": {"thought": {"type": "string"}, key: value},
+            "required": ["thought", key],
+        }
+
+    def act(self, state: ActorState) -> Decision:
+        """Choose the next action (or answer). Model mistakes come back as a ``fallback`` decision."""
+        messages = self.messages(state)
+        key = "action" if state.valid_actions else "answer"
+        try:
+            reply = complete_json(
+                self.chat, messages, self.schema(state, constrained=False), retries=self.config.retries,
+                name="step", constrain=self.schema(state),
+            )  # fmt: skip
+        except ModelOutputError as exc:
+            return self._fallback(state, f"unparseable reply: {exc.raw[:200]!r}", key)
+        value = str(reply.data.get(key, ""))
+        decision = Decision(
+            action=value, thought=str(reply.data.get("thought", "")), input_tokens=reply.input_tokens,
+            output_tokens=reply.output_tokens, calls=reply.attempts,
+        )  # fmt: skip
+        if state.valid_actions and value not in state.valid_actions:
+            matched = nearest_action(value, state.valid_actions)
+            decision.error = f"model chose {value!r}, not a valid action"
+            decision.action = matched or value
+            decision.source = "matched"
+        return decision
+
+    def _fallback(self, state: ActorState, error: str, key: str) -> Decision:
+        log.warning("actor fallback: %s", error)
+        if key == "answer":
+            return Decision(action="", source="fallback", error=error, calls=self.config.retries + 1)
+        options = list(state.shown_actions or state.valid_actions)
+        action = pick_untried(options, state.history, state.context.rewarded_actions) or options[0]
+        return Decision(action=action, source="fallback", error=error, calls=self.config.retries + 1)

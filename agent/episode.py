@@ -1,0 +1,135 @@
+"""Run one episode: the actor against an environment, with loop control, counting every mistake.
+
+Loop control (measured need: a small model repeats its previous action on ~45% of steps): an action
+that was already taken and changed nothing is replaced by an untried one (counted as
+``loop_overrides``), and an episode whose recent steps cycle over one or two actions without reward
+stops early (``stop_reason="loop"``). Model and environment errors are recorded and counted; they
+never end a run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+
+from envs.base import Env, StepResult
+
+from agent.actor import Actor, ActorState, Decision, pick_untried
+from agent.prompting import MemoryContext
+from agent.trajectory import Episode, StepRecord
+
+log = logging.getLogger(__name__)
+
+LOOP_WINDOW = 8
+"""Steps inspected for a cycle before stopping early."""
+
+
+def _shortlist(env: Env, valid: Sequence[str], limit: int) -> Sequence[str] | None:
+    if len(valid) <= limit:
+        return None
+    shortlist = getattr(env, "shortlist", None)
+    return tuple(shortlist(limit)) if callable(shortlist) else tuple(valid[:limit])
+
+
+def _no_effect(history: list[StepRecord], action: str, observation: str) -> bool:
+    """True when ``action`` was taken before from this same observation and earned nothing."""
+    previous_obs = None
+    for step in history:
+        if step.action == action and step.reward <= 0 and previous_obs == observation:
+            return True
+        previous_obs = step.observation
+    return False
+
+
+def _cycling(history: list[StepRecord]) -> bool:
+    recent = history[-LOOP_WINDOW:]
+    return (
+        len(recent) == LOOP_WINDOW
+        and len({s.action for s in recent}) <= 2
+        and all(s.reward <= 0 for s in recent)
+    )
+
+
+def run_episode(
+    env: Env,
+    actor: Actor,
+    *,
+    seed: int,
+    context: MemoryContext | None = None,
+    max_steps: int | None = None,
+    trial: int = 1,
+    loop_control: bool = True,
+) -> Episode:
+    """Play one episode of ``env`` at ``seed`` and return its full record."""
+    context = context or MemoryContext()
+    start = time.perf_counter()
+    obs = env.reset(seed=seed)
+    episode = Episode(
+        env_id=str(obs.info.get("env_id", getattr(env, "env_id", ""))), split=str(obs.info.get("split", "")),
+        seed=seed, task_type=str(obs.info.get("task_type", "")), task=obs.task, first_observation=obs.text,
+        memory_ids=list(context.memory_ids), trial=trial, episode_id=uuid.uuid4().hex[:12],
+    )  # fmt: skip
+    limit = max_steps or getattr(env, "max_steps", 30)
+    observation, valid = obs.text, tuple(obs.valid_actions)
+    counters = episode.counters
+    limit_shown = actor.config.max_actions_shown
+    while episode.n_steps < limit:
+        shown = _shortlist(env, valid, limit_shown)
+        state = ActorState(
+            task=obs.task, first_observation=obs.text, observation=observation, valid_actions=valid,
+            history=episode.steps, context=context, shown_actions=shown,
+        )  # fmt: skip
+        try:
+            decision = actor.act(state)
+        except Exception as exc:  # a model timeout or server error must not end the run: count, explore
+            counters.model_errors += 1
+            log.warning("model call failed at step %d: %s", episode.n_steps, exc)
+            fallback = pick_untried(shown or valid, episode.steps, context.rewarded_actions) or (valid[0] if valid else "")
+            decision = Decision(action=fallback, source="fallback", error=f"{type(exc).__name__}: {exc}")
+        counters.llm_calls += decision.calls
+        counters.input_tokens += decision.input_tokens
+        counters.output_tokens += decision.output_tokens
+        if decision.source == "fallback":
+            counters.parse_failures += 1
+        elif decision.source == "matched":
+            counters.action_mismatches += 1
+        if loop_control and valid and _no_effect(episode.steps, decision.action, observation):
+            replacement = pick_untried(shown or valid, episode.steps, context.rewarded_actions)
+            if replacement is not None:
+                decision.error = f"{decision.action!r} had no effect here before; explored instead"
+                decision.action, decision.source = replacement, "explore"
+                counters.loop_overrides += 1
+        try:
+            result: StepResult = env.step(decision.action)
+        except Exception as exc:  # an environment crash is recorded; the run goes on with the next episode
+            counters.env_errors += 1
+            log.error("environment error on %r: %s", decision.action, exc)
+            episode.steps.append(StepRecord(decision.action, f"[environment error: {exc}]", decision.thought,
+                                            source=decision.source, error=str(exc)))  # fmt: skip
+            episode.stop_reason = "env_error"
+            break
+        invalid = bool(result.info.get("invalid_action"))
+        counters.invalid_actions += int(invalid)
+        episode.steps.append(
+            StepRecord(
+                action=decision.action, observation=result.observation, thought=decision.thought,
+                reward=result.reward, score=result.score, invalid=invalid, source=decision.source,
+                error=decision.error,
+            )  # fmt: skip
+        )
+        episode.score, episode.success = result.score, result.success
+        observation, valid = result.observation, tuple(result.valid_actions)
+        if result.done:
+            episode.stop_reason = "answered" if not obs.valid_actions else (
+                "terminated" if result.terminated else "truncated"
+            )
+            break
+        if loop_control and _cycling(episode.steps):
+            episode.stop_reason = "loop"
+            break
+    else:
+        episode.stop_reason = "truncated"
+    episode.seconds = round(time.perf_counter() - start, 3)
+    return episode

@@ -1,0 +1,114 @@
+"""Records of what happened in an episode: steps, counters, outcome (JSON-ready dataclasses)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Actions that only show the state again; they carry no lesson and are left out of memories.
+NON_INFORMATIVE = frozenset({"look around", "look", "inventory", "examine room", "wait", "wait1"})
+
+
+@dataclass
+class StepRecord:
+    """One step of an episode."""
+
+    action: str
+    """The action sent to the environment."""
+    observation: str
+    """What the environment answered."""
+    thought: str = ""
+    """The model's thought before the action (empty when the step was not the model's choice)."""
+    reward: float = 0.0
+    """Reward of this step (score delta in the benchmark's units)."""
+    score: float = 0.0
+    """Episode score after the step, 0..1."""
+    invalid: bool = False
+    """The environment rejected the action."""
+    source: str = "model"
+    """Who chose the action: ``model``, ``matched`` (model text mapped to the nearest valid action),
+    ``explore`` (loop control replaced a repeated action), ``fallback`` (the model's reply was unusable)."""
+    error: str = ""
+    """What went wrong with the model's reply, if anything."""
+
+
+@dataclass
+class Counters:
+    """Model mistakes and costs of an episode; mistakes are counted, never raised."""
+
+    llm_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    parse_failures: int = 0
+    """Replies that never validated against the schema (after retries)."""
+    action_mismatches: int = 0
+    """Replies whose action was not valid and was mapped to the nearest valid one."""
+    invalid_actions: int = 0
+    """Actions the environment rejected."""
+    loop_overrides: int = 0
+    """Repeated no-effect actions replaced by an untried one."""
+    env_errors: int = 0
+    """Exceptions raised by the environment (recorded, the episode ends)."""
+    model_errors: int = 0
+    """Model calls that failed (timeout, server error)."""
+
+    def add(self, other: Counters) -> None:
+        """Add another episode's counters to these."""
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+
+@dataclass
+class Episode:
+    """A whole attempt at one task."""
+
+    env_id: str
+    split: str
+    seed: int
+    task_type: str
+    task: str
+    first_observation: str
+    steps: list[StepRecord] = field(default_factory=list)
+    success: bool = False
+    score: float = 0.0
+    stop_reason: str = ""
+    """Why it ended: ``terminated``, ``truncated``, ``loop``, ``env_error``, ``answered``."""
+    seconds: float = 0.0
+    counters: Counters = field(default_factory=Counters)
+    memory_ids: list[str] = field(default_factory=list)
+    """Memories that were in the prompt (credited by the feedback hook)."""
+    trial: int = 1
+    """Which attempt at this task (Reflexion retries count up)."""
+    episode_id: str = ""
+
+    @property
+    def n_steps(self) -> int:
+        """Number of steps taken."""
+        return len(self.steps)
+
+    def rewarded_actions(self) -> list[str]:
+        """Actions whose step earned reward, in order (the grounded, accepted moves)."""
+        return [s.action for s in self.steps if s.reward > 0 and not s.invalid]
+
+    def informative_actions(self) -> list[str]:
+        """The trajectory without look/inventory steps, invalid actions and immediate repeats."""
+        out: list[str] = []
+        for step in self.steps:
+            if step.invalid or step.action.lower() in NON_INFORMATIVE:
+                continue
+            if out and out[-1] == step.action:
+                continue
+            out.append(step.action)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Episode:
+        """Rebuild an episode saved with :meth:`to_dict`."""
+        data = dict(data)
+        data["steps"] = [StepRecord(**s) for s in data.get("steps", [])]
+        data["counters"] = Counters(**data.get("counters", {}))
+        return cls(**data)

@@ -1,0 +1,122 @@
+"""Actor and episode logic with the scripted fake model against the real TextWorldExpress env."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from langchain_core.messages import BaseMessage
+
+import envs
+from agent.actor import Actor, ActorState, nearest_action
+from agent.episode import _cycling, run_episode
+from agent.prompting import MemoryContext
+from agent.trajectory import Episode, StepRecord
+from tests.fakes import ScriptedChatModel
+
+
+@pytest.fixture(scope="module")
+def twc() -> Iterator[envs.Env]:
+    env = envs.make("twx-twc", split="train", preset="easy")
+    yield env
+    env.close()
+
+
+def reply(action: str, thought: str = "t") -> str:
+    return json.dumps({"thought": thought, "action": action})
+
+
+def test_gold_actions_scripted_win(twc: envs.Env) -> None:
+    twc.reset(seed=3)
+    gold = twc.gold_actions() or []
+    fake = ScriptedChatModel().enqueue(*[reply(a) for a in gold])
+    episode = run_episode(twc, Actor(fake), seed=3)
+    assert episode.success and episode.score == 1.0
+    assert episode.stop_reason == "terminated"
+    assert [s.action for s in episode.steps] == gold
+    assert episode.counters.llm_calls == len(gold)
+
+
+def test_invalid_model_action_is_matched_and_counted(twc: envs.Env) -> None:
+    # "take the dress" is no valid action: it is mapped to the nearest valid one and counted.
+    fake = ScriptedChatModel().enqueue(reply("take the dirty teal dress please"))
+    fake.enqueue(*[reply("put dirty teal dress in laundry basket")] * 3)
+    episode = run_episode(twc, Actor(fake), seed=3, max_steps=2)
+    assert episode.steps[0].action == "take dirty teal dress"
+    assert episode.steps[0].source == "matched"
+    assert episode.counters.action_mismatches == 1
+
+
+def test_unparseable_replies_fall_back_and_are_counted(twc: envs.Env) -> None:
+    fake = ScriptedChatModel().enqueue(*["I don't know"] * 4)
+    episode = run_episode(twc, Actor(fake), seed=3, max_steps=2)
+    assert episode.n_steps == 2
+    assert episode.counters.parse_failures == 2
+    assert all(s.source == "fallback" and "unparseable" in s.error for s in episode.steps)
+    assert episode.steps[0].action != "look around"  # fallback explores an informative untried action
+
+
+def test_model_error_does_not_end_the_run(twc: envs.Env) -> None:
+    def boom(_: list[BaseMessage]) -> str:
+        raise TimeoutError("model timed out")
+
+    fake = ScriptedChatModel().enqueue(boom, reply("look around"))
+    episode = run_episode(twc, Actor(fake), seed=3, max_steps=2)
+    assert episode.counters.model_errors == 1
+    assert episode.n_steps == 2
+
+
+def test_repeated_no_effect_action_is_replaced(twc: envs.Env) -> None:
+    fake = ScriptedChatModel().enqueue(*[reply("look around")] * 3)
+    episode = run_episode(twc, Actor(fake), seed=3, max_steps=3)
+    actions = [s.action for s in episode.steps]
+    assert actions[0] == "look around"
+    assert episode.counters.loop_overrides >= 1
+    assert "explore" in [s.source for s in episode.steps]
+
+
+def test_alternating_actions_are_broken_by_exploration(twc: envs.Env) -> None:
+    fake = ScriptedChatModel().enqueue(*[reply(a) for a in ["open washing machine", "close washing machine"] * 3])
+    episode = run_episode(twc, Actor(fake), seed=3, max_steps=6)
+    assert episode.counters.loop_overrides >= 2
+    assert len({s.action for s in episode.steps}) > 2
+
+
+def test_cycle_detection() -> None:
+    def steps(actions: list[str], reward: float = 0.0) -> list[StepRecord]:
+        return [StepRecord(action=a, observation="o", reward=reward) for a in actions]
+
+    assert _cycling(steps(["open box", "close box"] * 4))
+    assert not _cycling(steps(["open box", "close box"] * 3))  # too short to judge
+    assert not _cycling(steps(["open box", "close box"] * 4, reward=1.0))  # progress is no loop
+    assert not _cycling(steps(["a", "b", "c", "a", "b", "c", "a", "b"]))
+
+
+def test_prompt_puts_stable_part_first_and_memories_in_it(twc: envs.Env) -> None:
+    obs = twc.reset(seed=3)
+    context = MemoryContext(facts=("dirty clothes go in the laundry basket",), memory_ids=("m1",),
+                            rewarded_actions=frozenset({"take dirty teal dress"}))  # fmt: skip
+    state = ActorState(task=obs.task, first_observation=obs.text, observation=obs.text,
+                       valid_actions=obs.valid_actions, context=context)  # fmt: skip
+    system, user = Actor(ScriptedChatModel()).messages(state)
+    assert "laundry basket" in system.text and obs.task in system.text
+    assert "take dirty teal dress (worked in similar tasks)" in user.text
+    schema = Actor(ScriptedChatModel()).schema(state)
+    assert schema["properties"]["action"]["enum"] == list(obs.valid_actions)
+
+
+def test_episode_round_trips_through_json(twc: envs.Env) -> None:
+    fake = ScriptedChatModel().enqueue(reply("look around"))
+    episode = run_episode(twc, Actor(fake), seed=3, max_steps=1)
+    again = Episode.from_dict(json.loads(json.dumps(episode.to_dict())))
+    assert again == episode
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("open fridge", "open fridge"), ("OPEN  Fridge", "open fridge"), ("I will open the fridge now", "open fridge"),
+     ("opn frdge", "open fridge")],
+)
+def test_nearest_action(text: str, expected: str) -> None:
+    assert nearest_action(text, ["open fridge", "take apple", "look around"]) == expected
