@@ -14,11 +14,10 @@ import time
 import uuid
 from collections.abc import Sequence
 
-from envs.base import Env, StepResult
-
 from agent.actor import Actor, ActorState, Decision, pick_untried
 from agent.prompting import MemoryContext
 from agent.trajectory import Episode, StepRecord
+from envs.base import Env, StepResult
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ def run_episode(
         seed=seed, task_type=str(obs.info.get("task_type", "")), task=obs.task, first_observation=obs.text,
         memory_ids=list(context.memory_ids), trial=trial, episode_id=uuid.uuid4().hex[:12],
     )  # fmt: skip
-    limit = max_steps or getattr(env, "max_steps", 30)
+    limit = int(max_steps or getattr(env, "max_steps", None) or 30)
     observation, valid = obs.text, tuple(obs.valid_actions)
     counters = episode.counters
     limit_shown = actor.config.max_actions_shown
@@ -86,7 +85,8 @@ def run_episode(
         except Exception as exc:  # a model timeout or server error must not end the run: count, explore
             counters.model_errors += 1
             log.warning("model call failed at step %d: %s", episode.n_steps, exc)
-            fallback = pick_untried(shown or valid, episode.steps, context.rewarded_actions) or (valid[0] if valid else "")
+            options = shown or valid
+            fallback = pick_untried(options, episode.steps, context.rewarded_actions) or (valid[0] if valid else "")
             decision = Decision(action=fallback, source="fallback", error=f"{type(exc).__name__}: {exc}")
         counters.llm_calls += decision.calls
         counters.input_tokens += decision.input_tokens
