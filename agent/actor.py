@@ -94,7 +94,8 @@ def pick_untried(options: Sequence[str], history: Sequence[StepRecord], rewarded
     fresh = [a for a in options if a not in tried]
     preferred = [a for a in fresh if a in rewarded]
     informative = [a for a in fresh if a.lower() not in NON_INFORMATIVE]
-    return (preferred or informative or fresh or [None])[0]
+    candidates = preferred or informative or fresh
+    return candidates[0] if candidates else None
 
 
 class Actor:
