@@ -12,7 +12,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import SecretStr
@@ -151,3 +151,110 @@ def demo(
 
 if __name__ == "__main__":  # pragma: no cover
     app()
+
+
+def _progress_printer(console: Console) -> Any:
+    """A rich progress bar fed by the evolution loop's Progress events."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.fields[last]}"), console=console)  # fmt: skip
+    tasks: dict[str, Any] = {}
+
+    def update(event: Any) -> None:
+        if event.phase not in tasks:
+            tasks[event.phase] = bar.add_task(event.phase, total=event.total, last="")
+        last = ""
+        if event.last is not None:
+            e = event.last
+            last = f"seed {e.seed}: {'won' if e.success else 'lost'} score {e.score:.2f} in {e.n_steps} steps"
+        bar.update(tasks[event.phase], completed=event.done, last=last)
+
+    return bar, update
+
+
+@app.command()
+def bench(
+    env_id: Annotated[str, typer.Argument(help="Environment id (see `evolve envs list`).")],
+    train: Annotated[int, typer.Option(min=0, help="Training tasks.")] = 30,
+    test: Annotated[int, typer.Option(min=1, help="Held-out tasks per setting.")] = 30,
+    ablations: Annotated[str, typer.Option(help="Comma-separated: none,reflexion,trajectories,insights,facts,full.")]
+    = "none,reflexion,trajectories,insights,full",
+    settings: Annotated[str, typer.Option(help="in (unseen games of the training fold), out (test fold).")] = "in,out",
+    preset: Annotated[str, typer.Option(help="Environment preset.")] = "easy",
+    trials: Annotated[int, typer.Option(min=1, help="Attempts per training task (Reflexion).")] = 2,
+    max_steps: Annotated[int, typer.Option(min=1, help="Step limit per episode.")] = 30,
+    out: Annotated[Path | None, typer.Option(help="Output directory (default runs/bench-ENV).")] = None,
+    memory_dir: Annotated[Path | None, typer.Option(help="Memory bank directory (default OUT/memory).")] = None,
+    random_baseline: Annotated[bool, typer.Option(help="Also run a random agent.")] = True,
+    llm: LlmOpt = BackendChoice.local,
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = "local",
+    threads: ThreadsOpt = 2,
+    ctx: CtxOpt = 4096,
+) -> None:
+    """Evolve on training tasks, then run every ablation and a random agent on the same held-out tasks."""
+    from agent.bench import BenchConfig, run_bench
+    from agent.evolve import EvolutionConfig
+    from agent.experience import parse_ablations
+
+    try:
+        names = parse_ablations(ablations)
+        chosen = tuple(s.strip() for s in settings.split(",") if s.strip())
+        if not chosen or any(s not in ("in", "out") for s in chosen):
+            raise typer.BadParameter(f"--settings {settings!r}: use in, out or in,out")
+        config = BenchConfig(env_id=env_id, preset=preset, train=train, test=test, settings=chosen,  # type: ignore[arg-type]
+                             ablations=tuple(names), random_baseline=random_baseline,
+                             evolution=EvolutionConfig(trials=trials, max_steps=max_steps))  # fmt: skip
+        out_dir = out or Path("runs") / f"bench-{env_id}"
+        bar, update = _progress_printer(console)
+        with bar:
+            results = run_bench(llm_config(llm, base_url, model, threads, ctx), config, out_dir,
+                                memory_dir=memory_dir, on_progress=update)  # fmt: skip
+    except EvolveError as exc:
+        raise fail(exc) from None
+    except Exception as exc:
+        from envs.errors import EnvRuntimeError, EnvUsageError
+
+        if isinstance(exc, (EnvUsageError, EnvRuntimeError)):
+            err_console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(code=2) from None
+        raise
+    console.print((out_dir / "results.md").read_text())
+    console.print(f"results: {out_dir / 'results.json'}, curve: {out_dir / 'learning_curve.png'} "
+                  f"({results['wall_seconds']:.0f} s)")  # fmt: skip
+
+
+@app.command()
+def run(
+    env_id: Annotated[str, typer.Argument(help="Environment id (see `evolve envs list`).")],
+    train: Annotated[int, typer.Option(min=1, help="Training tasks.")] = 10,
+    preset: Annotated[str, typer.Option(help="Environment preset.")] = "easy",
+    trials: Annotated[int, typer.Option(min=1, help="Attempts per training task (Reflexion).")] = 2,
+    max_steps: Annotated[int, typer.Option(min=1, help="Step limit per episode.")] = 30,
+    out: Annotated[Path | None, typer.Option(help="Run directory (default runs/run-ENV).")] = None,
+    memory_dir: Annotated[Path | None, typer.Option(help="Memory bank directory (default OUT/memory).")] = None,
+    llm: LlmOpt = BackendChoice.local,
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = "local",
+    threads: ThreadsOpt = 2,
+    ctx: CtxOpt = 4096,
+) -> None:
+    """Evolve on training tasks with a live progress bar (resumable: run again to continue)."""
+    from agent.bench import BenchConfig, run_bench
+    from agent.evolve import EvolutionConfig
+
+    out_dir = out or Path("runs") / f"run-{env_id}"
+    evolution = EvolutionConfig(trials=trials, max_steps=max_steps)
+    config = BenchConfig(env_id=env_id, preset=preset, train=train, test=1, settings=(), ablations=(),
+                         random_baseline=False, evolution=evolution)  # fmt: skip
+    try:
+        bar, update = _progress_printer(console)
+        with bar:
+            results = run_bench(llm_config(llm, base_url, model, threads, ctx), config, out_dir,
+                                memory_dir=memory_dir, on_progress=update)  # fmt: skip
+    except EvolveError as exc:
+        raise fail(exc) from None
+    t = results["train"]
+    console.print(f"trained on {len(results['train_seeds'])} tasks: success {t['success']:.0%} over "
+                  f"{t['episodes']} episodes; memory: {results['memory']}; run dir {out_dir}")  # fmt: skip

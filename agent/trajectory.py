@@ -80,6 +80,10 @@ class Episode:
     trial: int = 1
     """Which attempt at this task (Reflexion retries count up)."""
     episode_id: str = ""
+    tag: str = ""
+    """What the episode was for: ``train`` or an evaluation tag such as ``test/full``."""
+    reflection: str = ""
+    """The Reflexion note written after this (failed) episode, if any."""
 
     @property
     def n_steps(self) -> int:

@@ -1,0 +1,190 @@
+"""The benchmark runner: one training pass, then every ablation (and a random agent) on the same tasks.
+
+All ablations share the memory built by the training pass; each restricts at test time which
+memory kinds it may retrieve, so a bench costs one training pass plus one test pass per ablation.
+Two held-out settings, as CLIN reports adaptation and generalisation:
+
+* ``in`` (in distribution): unseen games of the training fold — train on the first 30% of the fold's
+  seeds, test on its second half (TextWorldExpress: train 0–299, test 500–999);
+* ``out`` (out of distribution): the benchmark's test fold.
+
+Everything is written under the output directory: ``episodes.jsonl`` (append-only, so a crashed or
+interrupted bench resumes where it stopped), ``memory/``, ``results.json``, ``results.md`` and
+``learning_curve.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+import envs
+from agent.actor import Actor, ActorConfig
+from agent.errors import UsageError
+from agent.evolve import EvolutionConfig, Evolver, Progress, RunLog
+from agent.experience import ABLATIONS
+from agent.llm.config import LLMConfig
+from agent.llm.factory import make_chat_model
+from agent.report import Summary, learning_curve, markdown_table, summarise
+from agent.trajectory import Episode, StepRecord
+from envs.base import Env
+from langchain_core.language_models.chat_models import BaseChatModel
+from memory import MemoryBank, MemoryConfig
+
+log = logging.getLogger(__name__)
+
+Setting = Literal["in", "out"]
+SETTING_NAMES = {"in": "in distribution (unseen games of the training fold)", "out": "out of distribution (test fold)"}
+
+
+class BenchConfig(BaseModel):
+    """What a bench runs."""
+
+    env_id: str
+    preset: str | None = "easy"
+    train: int = Field(default=30, ge=0)
+    """Training tasks (each attempted up to ``evolution.trials`` times)."""
+    test: int = Field(default=30, ge=1)
+    """Held-out tasks per setting; every ablation runs on the same ones."""
+    settings: tuple[Setting, ...] = ("in", "out")
+    ablations: tuple[str, ...] = ("none", "reflexion", "trajectories", "insights", "full")
+    random_baseline: bool = True
+    evolution: EvolutionConfig = Field(default_factory=EvolutionConfig)
+    actor: ActorConfig = Field(default_factory=ActorConfig)
+
+
+def _make_env(config: BenchConfig, split: str, seeds: Sequence[int] | None = None) -> Env:
+    params: dict[str, Any] = {}
+    if config.preset is not None:
+        params["preset"] = config.preset
+    if seeds is not None:
+        params["seeds"] = list(seeds)
+    params["max_steps"] = config.evolution.max_steps
+    return envs.make(config.env_id, split=split, **params)
+
+
+def split_seeds(fold: Sequence[int], train: int, test: int) -> tuple[list[int], list[int]]:
+    """Training seeds from the first 30% of a fold and in-distribution test seeds from its second half."""
+    fold = list(fold)
+    cut, half = max(1, int(len(fold) * 0.3)), len(fold) // 2
+    if train > cut or test > len(fold) - half:
+        raise UsageError(f"the training fold has {len(fold)} tasks: at most {cut} for --train and "
+                         f"{len(fold) - half} for --test in distribution (got {train} and {test})")  # fmt: skip
+    return fold[:train], fold[half : half + test]
+
+
+def random_episode(env: Env, seed: int, rng: random.Random) -> Episode:
+    """A random agent (uniform over the valid actions): a real baseline."""
+    start = time.perf_counter()
+    obs = env.reset(seed=seed)
+    episode = Episode(env_id=env.env_id, split=str(obs.info.get("split", "")), seed=seed,
+                      task_type=str(obs.info.get("task_type", "")), task=obs.task, first_observation=obs.text,
+                      episode_id=uuid.uuid4().hex[:12])  # fmt: skip
+    valid = tuple(obs.valid_actions)
+    for _ in range(env.max_steps or 30):
+        action = rng.choice(valid) if valid else ""
+        result = env.step(action)
+        episode.steps.append(StepRecord(action=action, observation=result.observation, reward=result.reward,
+                                        score=result.score, source="random"))  # fmt: skip
+        episode.score, episode.success, valid = result.score, result.success, tuple(result.valid_actions)
+        if result.done:
+            break
+    episode.seconds = round(time.perf_counter() - start, 3)
+    return episode
+
+
+def _check(config: BenchConfig) -> None:
+    unknown = [a for a in config.ablations if a not in ABLATIONS]
+    if unknown:
+        raise UsageError(f"unknown ablation(s) {unknown}; choose from {', '.join(ABLATIONS)}")
+    envs.spec(config.env_id)  # unknown id: "did you mean"
+
+
+def run_bench(
+    llm: LLMConfig,
+    config: BenchConfig,
+    out_dir: Path,
+    *,
+    memory_dir: Path | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    chat: BaseChatModel | None = None,
+) -> dict[str, Any]:
+    """Train once, test every ablation per setting, write the results; returns the results dict.
+
+    ``chat`` overrides the model built from ``llm`` (tests inject the scripted double).
+    """
+    _check(config)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    saved = out_dir / "config.json"
+    record = {"bench": config.model_dump(mode="json"), "llm": llm.model_dump(mode="json", exclude={"api_key"})}
+    if saved.is_file() and json.loads(saved.read_text())["bench"] != record["bench"]:
+        raise UsageError(f"{out_dir} holds a bench with another configuration; use a new --out directory "
+                         f"or the same options to resume it")  # fmt: skip
+    saved.write_text(json.dumps(record, indent=2, default=str))
+    started = time.perf_counter()
+    actor = Actor(chat or make_chat_model(llm), config.actor)
+    bank = MemoryBank(MemoryConfig(path=memory_dir or out_dir / "memory"))
+    run_log = RunLog.open(out_dir / "episodes.jsonl")
+    train_env = _make_env(config, "train")
+    train_seeds, in_seeds = split_seeds(train_env.seeds(), config.train, config.test)
+    evolver = Evolver(train_env, actor, bank, config.evolution, run_log, on_progress=on_progress)
+    try:
+        evolver.train(train_seeds)
+        train_episodes = [e for e in run_log.episodes if e.tag == "train"]
+        results: dict[str, Any] = {"env_id": config.env_id, "preset": config.preset, "train_seeds": train_seeds,
+                                   "settings": {}, "llm": record["llm"], "bench": record["bench"]}  # fmt: skip
+        results["train"] = summarise("train (all trials)", train_episodes).to_dict()
+        for setting in config.settings:
+            if setting == "in":
+                seeds, env = in_seeds, train_env
+            else:
+                env = _make_env(config, "test")
+                seeds = list(env.seeds())[: config.test]
+            summaries: list[Summary] = []
+            for ablation in config.ablations:
+                episodes = evolver.evaluate(seeds, env, ablation, tag=f"{setting}/{ablation}")
+                summaries.append(summarise(ablation, episodes))
+            if config.random_baseline:
+                rng = random.Random(0)
+                episodes = [random_episode(env, s, rng) for s in seeds]
+                summaries.append(summarise("random", episodes))
+            results["settings"][setting] = {"seeds": seeds, "split": env.split,
+                                            "summaries": [s.to_dict() for s in summaries]}  # fmt: skip
+            if env is not train_env:
+                env.close()
+        results["memory"] = bank.stats()
+        results["wall_seconds"] = round(time.perf_counter() - started, 1)
+        write_results(out_dir, results, train_episodes)
+        return results
+    finally:
+        train_env.close()
+        bank.close()
+
+
+def write_results(out_dir: Path, results: dict[str, Any], train: Sequence[Episode]) -> None:
+    """results.json, results.md (tables with 95% CIs) and learning_curve.png."""
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    parts = [f"# {results['env_id']} ({results['preset']}): {len(results['train_seeds'])} training tasks\n"]
+    points: dict[str, list[tuple[int, float]]] = {}
+    for setting, block in results["settings"].items():
+        summaries = [Summary(**{**s, "success_ci": tuple(s["success_ci"]), "score_ci": tuple(s["score_ci"])})
+                     for s in block["summaries"]]  # fmt: skip
+        name = SETTING_NAMES[setting]
+        parts.append(markdown_table(summaries, title=f"{name}: {len(block['seeds'])} tasks"))
+        # With no training every ablation is the no-memory agent: its lines start at the `none` figure.
+        start = next((s.success for s in summaries if s.name == "none"), None)
+        for s in summaries:
+            line = points.setdefault(f"{setting}/{s.name}", [])
+            if start is not None and s.name != "random":
+                line.append((0, start))
+            line.append((len(train), s.success))
+    (out_dir / "results.md").write_text("\n".join(parts))
+    learning_curve(out_dir / "learning_curve.png", train, points, title=f"{results['env_id']}: success")

@@ -1,0 +1,292 @@
+"""The evolution loop, with the survey's four phases as methods and in the logs.
+
+* **acquisition** — pick the next training tasks according to the evolution goal (the weakest task
+  type at the last evaluation, unsolved tasks first) and attempt them, with up to ``trials`` Reflexion
+  retries per task;
+* **refinement** — filter (keep what the reward says is right; several samples must agree) and
+  correct (a Reflexion note after each failed trial; a STaR rationale of the gold path when every
+  trial of a training task failed, replayed in the environment so its facts are grounded);
+* **update** — insert experiences and facts, credit the memories each episode used (utility), run
+  ``reflect`` every few episodes (ExpeL insight votes with evidence) and ``forget``;
+* **evaluation** — success and score on held-out tasks; the weakest task type becomes the next goal.
+
+Every finished episode is appended to ``episodes.jsonl`` in the run directory before the next one
+starts, and memory writes are idempotent, so a crash or Ctrl-C loses at most the episode in progress.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from agent.actor import Actor
+from agent.episode import run_episode
+from agent.errors import ModelOutputError
+from agent.experience import ABLATIONS, experience_inputs, json_llm, namespace_for, retrieve_context, write_reflection
+from agent.trajectory import Episode, StepRecord
+from envs.base import Env
+from memory import MemoryBank, MemoryInput, MemoryKind
+from memory.reflect import reflect
+
+log = logging.getLogger("agent.evolve")
+
+
+class EvolutionConfig(BaseModel):
+    """How the agent evolves."""
+
+    trials: int = Field(default=2, ge=1)
+    """Attempts per training task (Reflexion retries after a failure)."""
+    rationalize: bool = True
+    """STaR: when every trial of a training task failed, learn from the benchmark's gold path."""
+    reflect_every: int = Field(default=10, ge=0)
+    """Run ``reflect`` (insights with votes) after this many training tasks; 0: never."""
+    reflect_steps: tuple[str, ...] = ("insights",)
+    """Which reflect steps to run (``lessons``, ``insights``, ``summary``)."""
+    forget_every: int = Field(default=10, ge=0)
+    """Run ``forget`` after this many training tasks; 0: never."""
+    max_steps: int = Field(default=30, ge=1)
+    """Step limit of an episode."""
+    memory_budget: int = Field(default=700, ge=0)
+    """Tokens of memory in the prompt."""
+    train_kinds: str = "full"
+    """Which memory kinds the agent retrieves while training (an ablation name)."""
+
+
+@dataclass
+class Progress:
+    """What the loop reports to a progress bar after each episode."""
+
+    phase: str
+    done: int
+    total: int
+    last: Episode | None = None
+
+
+@dataclass
+class RunLog:
+    """The episodes of a run, persisted one JSON line each (append-only, fsynced)."""
+
+    path: Path
+    episodes: list[Episode] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, path: Path) -> RunLog:
+        """Load the episodes already recorded at ``path`` (a torn last line from a crash is skipped)."""
+        log_ = cls(path)
+        if path.is_file():
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    log_.episodes.append(Episode.from_dict(json.loads(line)))
+                except (ValueError, TypeError) as exc:
+                    log.warning("%s line %d is unreadable (%s); skipped", path, number, exc)
+        return log_
+
+    def append(self, episode: Episode, tag: str) -> None:
+        """Record one finished episode durably."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        episode.tag = tag
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(episode.to_dict()) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.episodes.append(episode)
+
+
+def weakest_task_type(episodes: Iterable[Episode]) -> str | None:
+    """The task type with the lowest success rate (the next evolution goal); None without data."""
+    stats: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for e in episodes:
+        stats[e.task_type][0] += int(e.success)
+        stats[e.task_type][1] += 1
+    if not stats:
+        return None
+    return min(stats, key=lambda t: (stats[t][0] / stats[t][1], t))
+
+
+class Evolver:
+    """Runs the four phases for one environment with one memory bank."""
+
+    def __init__(
+        self,
+        env: Env,
+        actor: Actor,
+        bank: MemoryBank,
+        config: EvolutionConfig,
+        run_log: RunLog,
+        *,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.env = env
+        self.actor = actor
+        self.bank = bank
+        self.config = config
+        self.log = run_log
+        self.namespace = namespace_for(env.env_id)
+        self.on_progress = on_progress or (lambda p: None)
+        self.goal: str | None = None
+        self.reflect_failures = 0
+
+    # -- acquisition -----------------------------------------------------------------------------------
+    def acquisition_order(self, seeds: Sequence[int]) -> list[int]:
+        """Training seeds still to do; when a goal is set, tasks of that type first."""
+        done = {e.seed for e in self.log.episodes if e.tag == "train"}
+        todo = [s for s in seeds if s not in done]
+        if self.goal is None:
+            return todo
+        return sorted(todo, key=lambda s: 0 if self._task_type(s) == self.goal else 1)
+
+    def _task_type(self, seed: int) -> str:
+        types = getattr(self.env, "task_type_of", None)
+        return str(types(seed)) if callable(types) else ""
+
+    def attempt(self, seed: int) -> list[Episode]:
+        """Acquire experience on one task: up to ``trials`` attempts with Reflexion notes in between."""
+        kinds = ABLATIONS[self.config.train_kinds]
+        notes: list[str] = []
+        trials: list[Episode] = []
+        obs = self.env.reset(seed=seed)
+        for trial in range(1, self.config.trials + 1):
+            context = retrieve_context(
+                self.bank, task=obs.task, observation=obs.text, namespace=self.namespace, kinds=kinds,
+                record=True, same_task_reflections=notes, budget=self.config.memory_budget,
+            )  # fmt: skip
+            episode = run_episode(self.env, self.actor, seed=seed, context=context,
+                                  max_steps=self.config.max_steps, trial=trial)  # fmt: skip
+            log.info("acquisition: seed %d trial %d -> success=%s score=%.2f steps=%d (%.1fs)", seed, trial,
+                     episode.success, episode.score, episode.n_steps, episode.seconds)  # fmt: skip
+            trials.append(episode)
+            if episode.success:
+                break
+            if trial < self.config.trials:
+                note = self._reflexion(episode)
+                if note:
+                    notes.append(note)
+        return trials
+
+    def _reflexion(self, episode: Episode) -> str:
+        try:
+            note = write_reflection(self.actor.chat, episode)
+        except ModelOutputError as exc:
+            episode.counters.parse_failures += 1
+            log.warning("refinement: reflection failed for seed %d: %s", episode.seed, exc)
+            return ""
+        episode.reflection = note
+        return note
+
+    # -- refinement ------------------------------------------------------------------------------------
+    def refine(self, trials: list[Episode]) -> tuple[list[Episode], Episode | None, list[str]]:
+        """Filter the trials by reward and correct failures.
+
+        Returns the episodes worth learning from, a corrected episode replayed from the gold path (when
+        every trial failed and the split has one), and the reflection notes written.
+        """
+        kept = [e for e in trials if e.success or e.score > 0]
+        notes = [e.reflection for e in trials if e.reflection]
+        corrected = None
+        if not any(e.success for e in trials) and self.config.rationalize and self.env.split == "train":
+            corrected = self._replay_gold(trials[-1])
+            if corrected is not None:
+                try:
+                    notes.append("Why the correct solution works: " + write_reflection(
+                        self.actor.chat, corrected, gold=corrected.informative_actions()))  # fmt: skip
+                except ModelOutputError as exc:
+                    trials[-1].counters.parse_failures += 1
+                    log.warning("refinement: rationale failed for seed %d: %s", corrected.seed, exc)
+        log.info("refinement: kept %d of %d trials, corrected=%s, notes=%d", len(kept), len(trials),
+                 corrected is not None, len(notes))  # fmt: skip
+        return kept, corrected, notes
+
+    def _replay_gold(self, failed: Episode) -> Episode | None:
+        obs = self.env.reset(seed=failed.seed)
+        gold = self.env.gold_actions()
+        if not gold:
+            return None
+        replay = Episode(env_id=failed.env_id, split=failed.split, seed=failed.seed, task_type=failed.task_type,
+                         task=obs.task, first_observation=obs.text, trial=0,
+                         episode_id=f"gold-{failed.env_id}-{failed.seed}")  # fmt: skip
+        for action in gold:
+            result = self.env.step(action)
+            replay.steps.append(StepRecord(action=action, observation=result.observation, reward=result.reward,
+                                           score=result.score, invalid=bool(result.info.get("invalid_action")),
+                                           source="gold"))  # fmt: skip
+            replay.score, replay.success = result.score, result.success
+            if result.done:
+                break
+        return replay if replay.success else None
+
+    # -- update ----------------------------------------------------------------------------------------
+    def update(self, trials: list[Episode], corrected: Episode | None, notes: list[str]) -> list[str]:
+        """Write experiences, facts and reflections; credit the memories each trial used."""
+        items: list[MemoryInput] = []
+        for episode in trials:
+            items.extend(experience_inputs(episode, self.namespace))
+        if corrected is not None:
+            items.extend(experience_inputs(corrected, self.namespace, corrected=True))
+        source = trials[-1]
+        for note in notes:
+            items.append(MemoryInput(text=note, kind=MemoryKind.REFLECTION, namespace=self.namespace,
+                                     importance=0.6, source_ids=(source.episode_id,), episode_id=source.episode_id,
+                                     meta={"seed": source.seed, "task_type": source.task_type}))  # fmt: skip
+        ids = self.bank.insert_many(items, actor="evolve", reason="update after a training task") if items else []
+        for episode in trials:
+            if episode.memory_ids:
+                self.bank.feedback(episode.memory_ids, outcome=episode.score, episode_id=episode.episode_id,
+                                   actor="evolve", reason="utility: score of an episode that used it")  # fmt: skip
+        log.info("update: wrote %d memories, credited %d episodes", len(ids), len(trials))
+        return ids
+
+    def maintain(self, tasks_done: int) -> None:
+        """Periodic reflect (ExpeL insights) and forget."""
+        c = self.config
+        if c.reflect_every and tasks_done % c.reflect_every == 0:
+            report = reflect(self.bank, json_llm(self.actor.chat), namespace=self.namespace,
+                             steps=c.reflect_steps, max_batches=1)  # fmt: skip
+            self.reflect_failures += report.failures
+            log.info("update: reflect -> %s", report)
+        if c.forget_every and tasks_done % c.forget_every == 0:
+            log.info("update: forget -> %s", self.bank.forget())
+
+    # -- the loop ----------------------------------------------------------------------------------------
+    def train(self, seeds: Sequence[int]) -> list[Episode]:
+        """Acquisition → refinement → update for each training task not yet done (resumable)."""
+        todo = self.acquisition_order(seeds)
+        done_before = len(seeds) - len(todo)
+        new: list[Episode] = []
+        for index, seed in enumerate(todo, start=done_before + 1):
+            trials = self.attempt(seed)
+            kept, corrected, notes = self.refine(trials)
+            self.update(trials, corrected, notes)
+            for episode in trials:
+                self.log.append(episode, tag="train")
+            new.extend(trials)
+            self.maintain(index)
+            self.on_progress(Progress("train", index, len(seeds), trials[-1]))
+        return new
+
+    def evaluate(self, seeds: Sequence[int], env: Env, ablation: str, tag: str) -> list[Episode]:
+        """Held-out episodes with the memory kinds ``ablation`` allows; memory is not changed."""
+        kinds = ABLATIONS[ablation]
+        episodes = [e for e in self.log.episodes if e.tag == tag and e.seed in set(seeds)]
+        done = {e.seed for e in episodes}
+        for index, seed in enumerate(seeds, start=1):
+            if seed in done:
+                continue
+            obs = env.reset(seed=seed)
+            context = retrieve_context(self.bank, task=obs.task, observation=obs.text, namespace=self.namespace,
+                                       kinds=kinds, record=False, budget=self.config.memory_budget)  # fmt: skip
+            episode = run_episode(env, self.actor, seed=seed, context=context, max_steps=self.config.max_steps)
+            self.log.append(episode, tag=tag)
+            episodes.append(episode)
+            self.on_progress(Progress(f"eval {ablation}", index, len(seeds), episode))
+        self.goal = weakest_task_type(episodes) or self.goal
+        log.info("evaluation (%s): %d episodes; next goal: %s", tag, len(episodes), self.goal)
+        return episodes

@@ -1,0 +1,115 @@
+"""The evolution loop and bench wiring with the scripted fake model, real TextWorldExpress and real memory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import BaseMessage
+
+import envs
+from agent.bench import BenchConfig, run_bench, split_seeds
+from agent.errors import UsageError
+from agent.evolve import EvolutionConfig, RunLog, weakest_task_type
+from agent.experience import ABLATIONS, parse_ablations
+from agent.llm import LLMConfig
+from agent.trajectory import Episode
+from memory import MemoryBank, MemoryConfig, MemoryKind
+from tests.fakes import ScriptedChatModel
+
+
+def gold_player(messages: list[BaseMessage]) -> str:
+    """Plays twc easy by the book: take the object, then put it where memory says, else first valid put."""
+    text = messages[-1].text
+    if "solution" in text.lower() and "correct" in text.lower() or "failed this task" in text:
+        return json.dumps({"text": "Put the object where it belongs: the laundry basket for dirty clothes."})
+    actions = [line[2:].split(" (")[0] for line in text.splitlines() if line.startswith("- ")]
+    worked = [line[2:].split(" (")[0] for line in text.splitlines() if "worked in similar tasks" in line]
+    takes = [a for a in actions if a.startswith("take ")]
+    puts = [a for a in actions if a.startswith("put ")]
+    choice = (worked or takes or puts or actions)[0]
+    return json.dumps({"thought": "follow memory", "action": choice})
+
+
+def scripted(n: int) -> ScriptedChatModel:
+    return ScriptedChatModel().enqueue(*[gold_player] * n)
+
+
+def test_split_seeds_are_disjoint() -> None:
+    train, test = split_seeds(range(1000), 300, 500)
+    assert train == list(range(300)) and test == list(range(500, 1000))
+    with pytest.raises(UsageError, match="at most 300 for --train"):
+        split_seeds(range(1000), 301, 10)
+
+
+def test_unknown_ablation_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="choose from none, reflexion"):
+        parse_ablations("none,everything")
+    assert parse_ablations("none, full") == ["none", "full"]
+    assert MemoryKind.FACT in ABLATIONS["full"] and ABLATIONS["none"] == ()
+
+
+def test_bench_runs_phases_writes_results_and_resumes(tmp_path: Path) -> None:
+    config = BenchConfig(env_id="twx-twc", preset="easy", train=3, test=2, settings=("in",),
+                         ablations=("none", "full"), evolution=EvolutionConfig(trials=2, max_steps=6,
+                         reflect_every=0, forget_every=3))  # fmt: skip
+    out = tmp_path / "bench"
+    fake = scripted(400)
+    results = run_bench(LLMConfig(backend="local-small"), config, out, chat=fake)
+    assert (out / "results.json").is_file() and (out / "learning_curve.png").stat().st_size > 5000
+    assert "| none |" in (out / "results.md").read_text()
+    summaries = {s["name"]: s for s in results["settings"]["in"]["summaries"]}
+    assert set(summaries) == {"none", "full", "random"}
+    assert summaries["none"]["episodes"] == 2
+    # memory was written by the update phase: facts from rewarded actions and experiences
+    bank = MemoryBank(MemoryConfig(path=out / "memory"))
+    kinds = {r.kind for r in bank.memories(namespace="env:twx-twc")}
+    assert {MemoryKind.EXPERIENCE, MemoryKind.FACT} <= kinds
+    bank.close()
+    # the full ablation retrieved memories; `none` did not
+    log = RunLog.open(out / "episodes.jsonl")
+    assert all(not e.memory_ids for e in log.episodes if e.tag == "in/none")
+    assert any(e.memory_ids for e in log.episodes if e.tag == "in/full")
+    calls_before = len(fake.calls)
+    # resume: everything is done, so a second run makes no model call for finished episodes
+    run_bench(LLMConfig(backend="local-small"), config, out, chat=fake)
+    assert len(fake.calls) == calls_before
+
+
+def test_interrupted_training_resumes_without_redoing_episodes(tmp_path: Path) -> None:
+    config = BenchConfig(env_id="twx-twc", preset="easy", train=3, test=1, settings=(), ablations=(),
+                         random_baseline=False, evolution=EvolutionConfig(trials=1, max_steps=4, reflect_every=0,
+                         forget_every=0, rationalize=False))  # fmt: skip
+    out = tmp_path / "run"
+    calls = 0
+
+    def flaky(messages: list[BaseMessage]) -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 6:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of the second or third episode
+        return gold_player(messages)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_bench(LLMConfig(backend="local-small"), config, out, chat=ScriptedChatModel().enqueue(*[flaky] * 50))
+    finished = [e.seed for e in RunLog.open(out / "episodes.jsonl").episodes]
+    assert finished and len(finished) < 3
+    run_bench(LLMConfig(backend="local-small"), config, out, chat=scripted(50))
+    seeds = [e.seed for e in RunLog.open(out / "episodes.jsonl").episodes]
+    assert sorted(seeds) == sorted(set(seeds)) and len(seeds) == 3  # each task once, none redone
+
+
+def test_weakest_task_type_is_the_next_goal() -> None:
+    def ep(task_type: str, success: bool) -> Episode:
+        return Episode(env_id="x", split="dev", seed=0, task_type=task_type, task="", first_observation="",
+                       success=success)  # fmt: skip
+
+    assert weakest_task_type([ep("a", True), ep("b", False), ep("b", True)]) == "b"
+    assert weakest_task_type([]) is None
+
+
+def test_bench_rejects_unknown_env_with_suggestion(tmp_path: Path) -> None:
+    config = BenchConfig(env_id="twx-twx", train=1, test=1)
+    with pytest.raises(envs.EnvUsageError, match="twx-twc"):
+        run_bench(LLMConfig(backend="local-small"), config, tmp_path, chat=ScriptedChatModel())
