@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from langchain_core.language_models.chat_models import BaseChatModel
 from pydantic import BaseModel, Field
 
 import envs
@@ -36,7 +37,6 @@ from agent.llm.factory import make_chat_model
 from agent.report import Summary, learning_curve, markdown_table, summarise
 from agent.trajectory import Episode, StepRecord
 from envs.base import Env
-from langchain_core.language_models.chat_models import BaseChatModel
 from memory import MemoryBank, MemoryConfig
 
 log = logging.getLogger(__name__)
