@@ -140,14 +140,18 @@ class Actor:
         outcome: dict[str, float] = {}
         for step in state.history:
             outcome[step.action] = min(outcome.get(step.action, step.reward), step.reward)
-        rewarded = state.context.rewarded_actions
+        rewarded, penalised = state.context.rewarded_actions, state.context.penalised_actions
         untried = [a for a in shown if a not in outcome]
+        # memory ranks the list: what earned reward in similar tasks first, what lost points last
+        untried.sort(key=lambda a: 0 if a in rewarded else 2 if a in penalised else 1)
         done = [a for a in shown if a in outcome]
         lines = []
         for action in untried + done:
             tags = []
             if action in rewarded:
                 tags.append("worked in similar tasks")
+            elif action in penalised:
+                tags.append("failed in similar tasks")
             if action in outcome:
                 reward = outcome[action]
                 tags.append("tried: lost points" if reward < 0 else "tried: earned points" if reward > 0

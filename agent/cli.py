@@ -138,13 +138,15 @@ def demo(
     llm: LlmOpt = BackendChoice.local,
     base_url: BaseUrlOpt = None,
     model: ModelOpt = "local",
-    memory_dir: Annotated[Path, typer.Option(help="Where the demo's memory lives.")] = Path(".evolve/demo"),
+    out: Annotated[Path, typer.Option(help="Run directory (results, memory).")] = Path("runs/demo"),
+    train: Annotated[int, typer.Option(min=1, help="Training games.")] = 3,
+    test: Annotated[int, typer.Option(min=1, help="Unseen test games.")] = 3,
 ) -> None:
-    """The main job in small: a chat turn with the local model and a memory write/read round trip."""
+    """The main job in small: a short self-evolution run on a TextWorldExpress game."""
     from agent.demo import run_demo
 
     try:
-        run_demo(llm_config(llm, base_url, model), memory_dir, console)
+        run_demo(llm_config(llm, base_url, model), out, console, train=train, test=test)
     except EvolveError as exc:
         raise fail(exc) from None
 

@@ -1,64 +1,55 @@
 """``evolve demo``: the main job in small, with the embedded default stack.
 
-It asks the model a question (streaming the answer), writes a few experiences into a persistent
-Chroma memory, reads the most relevant one back, and asks the model again with that memory in its
-prompt, printing each step and its timing.
+A short self-evolution run on TextWorldExpress ``twc`` (easy): the agent attempts a few training
+games (acquisition), reflects on failures and replays the gold path when all trials failed
+(refinement), writes experiences and grounded facts to its memory bank (update), then plays unseen
+games of the same fold with and without its memory (evaluation). It prints what happened at each
+phase, the memories it wrote, and where the results and learning curve are.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
-from langchain_core.messages import HumanMessage, SystemMessage
 from rich.console import Console
 
+from agent.bench import BenchConfig, run_bench
+from agent.evolve import EvolutionConfig, Progress
 from agent.llm.config import LLMConfig
-from agent.llm.factory import make_chat_model
-
-EXPERIENCES = [
-    "In the kitchen game, the blender was accepted on the counter (score went up).",
-    "Putting the dirty socks in the fridge was rejected; they belong in the washing machine.",
-    "Opening the fridge before taking the milk saved two steps.",
-]
+from memory import MemoryBank, MemoryConfig
 
 
-def run_demo(config: LLMConfig, memory_dir: Path, console: Console) -> None:
-    """Run the demo, printing what happens."""
-    import chromadb
-    from chromadb.config import Settings
-
-    from memory.embeddings import ChromaEmbeddingFunction
-
+def run_demo(config: LLMConfig, out_dir: Path, console: Console, *, train: int = 3, test: int = 3) -> None:
+    """Run the demo, printing each episode and the final table."""
     start = time.perf_counter()
-    console.rule("1. load the model")
-    chat = make_chat_model(config)
-    question = "Where should a blender go in a house? Answer in one short sentence."
-    console.print(f"[bold]user:[/] {question}")
-    console.print("[bold]agent:[/] ", end="")
-    for chunk in chat.stream([HumanMessage(question)]):
-        console.print(chunk.text, end="", soft_wrap=True)
-    console.print(f"\n[dim]({time.perf_counter() - start:.1f} s)[/]")
+    bench = BenchConfig(
+        env_id="twx-twc", preset="easy", train=train, test=test, settings=("in",), ablations=("none", "full"),
+        evolution=EvolutionConfig(trials=2, max_steps=12, reflect_every=0, forget_every=0),
+    )  # fmt: skip
+    console.rule("self-evolution on TextWorldExpress twc (easy): put objects where they belong")
+    console.print(f"model: {config.backend}; {train} training games, then {test} unseen games without and with memory")
 
-    console.rule("2. write experiences to memory")
-    memory_dir.mkdir(parents=True, exist_ok=True)
-    client = chromadb.PersistentClient(path=str(memory_dir), settings=Settings(anonymized_telemetry=False))
-    embedding_function: Any = ChromaEmbeddingFunction()
-    collection = client.get_or_create_collection(
-        "demo-experience", embedding_function=embedding_function, metadata={"hnsw:space": "cosine"}
-    )
-    ids = [f"exp-{i}" for i in range(len(EXPERIENCES))]
-    collection.upsert(ids=ids, documents=EXPERIENCES)
-    console.print(f"{collection.count()} memories in {memory_dir}")
+    def show(event: Progress) -> None:
+        e = event.last
+        if e is None:
+            return
+        outcome = "[green]won[/]" if e.success else f"[red]lost[/] (score {e.score:.2f})"
+        memories = f", {len(e.memory_ids)} memories in prompt" if e.memory_ids else ""
+        console.print(f"[bold]{event.phase}[/] {event.done}/{event.total}: game {e.seed} trial {e.trial} {outcome} "
+                      f"in {e.n_steps} steps, {e.seconds:.0f} s{memories}")  # fmt: skip
+        console.print(f"   actions: {' -> '.join(s.action for s in e.steps)[:300]}")
 
-    console.rule("3. retrieve and answer with memory")
-    hit = collection.query(query_texts=[question], n_results=1)
-    memory = (hit["documents"] or [[""]])[0][0]
-    distance = (hit["distances"] or [[0.0]])[0][0]
-    console.print(f"retrieved (cosine distance {distance:.2f}): {memory}")
-    reply = chat.invoke(
-        [SystemMessage(f"Relevant memory from earlier episodes: {memory}"), HumanMessage(question)]
-    )
-    console.print(f"[bold]agent with memory:[/] {reply.text.strip()}")
-    console.print(f"[green]demo finished in {time.perf_counter() - start:.1f} s[/]")
+    results = run_bench(config, bench, out_dir, on_progress=show)
+    console.rule("what the agent wrote to its memory")
+    bank = MemoryBank(MemoryConfig(path=out_dir / "memory"))
+    try:
+        for record in bank.memories(namespace="env:twx-twc")[:12]:
+            console.print(f"[cyan]{record.kind.value:10}[/] {record.text[:150]}")
+        console.print(f"memory stats: {bank.stats().get('by_kind', bank.stats())}")
+    finally:
+        bank.close()
+    console.rule("held-out games (in distribution)")
+    console.print((out_dir / "results.md").read_text())
+    console.print(f"results: {out_dir / 'results.json'}; learning curve: {out_dir / 'learning_curve.png'}")
+    console.print(f"[green]demo finished in {time.perf_counter() - start:.0f} s[/] (wall {results['wall_seconds']} s)")

@@ -161,6 +161,7 @@ def retrieve_context(
     rules: list[str] = []
     reflections: list[str] = list(same_task_reflections)
     rewarded: set[str] = set()
+    penalised: set[str] = set()
     ids: list[str] = []
     plan = {MemoryKind.EXPERIENCE: 6, MemoryKind.FACT: 10, MemoryKind.INSIGHT: 5, MemoryKind.REFLECTION: 3}
     for kind in kinds:
@@ -179,8 +180,8 @@ def retrieve_context(
             elif kind is MemoryKind.FACT:
                 facts.append(hit.record.text)
                 reward = meta.get("reward")
-                if isinstance(reward, (int, float)) and reward > 0:
-                    rewarded.add(str(meta.get("action", "")))
+                if isinstance(reward, (int, float)) and reward != 0:
+                    (rewarded if reward > 0 else penalised).add(str(meta.get("action", "")))
             elif kind is MemoryKind.INSIGHT:
                 rules.append(hit.record.text)
             else:
@@ -188,5 +189,6 @@ def retrieve_context(
             ids.append(hit.id)
     return MemoryContext(
         facts=tuple(facts), rules=tuple(rules), examples=tuple(examples), reflections=tuple(reflections),
-        rewarded_actions=frozenset(rewarded), memory_ids=tuple(dict.fromkeys(ids)),
+        rewarded_actions=frozenset(rewarded), penalised_actions=frozenset(penalised - rewarded),
+        memory_ids=tuple(dict.fromkeys(ids)),
     )  # fmt: skip

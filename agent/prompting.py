@@ -58,7 +58,9 @@ class MemoryContext:
     reflections: tuple[str, ...] = ()
     """Reflexion notes on earlier failed trials of this very task."""
     rewarded_actions: frozenset[str] = frozenset()
-    """Actions that earned reward in similar tasks; highlighted when they are valid now."""
+    """Actions that earned reward in similar tasks; listed first and tagged when they are valid now."""
+    penalised_actions: frozenset[str] = frozenset()
+    """Actions that lost points in similar tasks; listed last and tagged."""
     memory_ids: tuple[str, ...] = ()
     """Ids of every memory above (for the feedback hook)."""
     meta: dict[str, Any] = field(default_factory=dict)
@@ -66,7 +68,7 @@ class MemoryContext:
     @property
     def empty(self) -> bool:
         """True when nothing was retrieved."""
-        return not (self.facts or self.rules or self.examples or self.reflections or self.rewarded_actions)
+        return not (self.facts or self.rules or self.examples or self.reflections)
 
 
 def memory_block(context: MemoryContext, budget: int) -> str:
