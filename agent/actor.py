@@ -42,6 +42,8 @@ class ActorConfig(BaseModel):
     """Large action spaces are shortlisted to this many for the prompt (every valid action stays accepted)."""
     retries: int = Field(default=1, ge=0)
     """Times an unusable reply is sent back before falling back."""
+    thought_chars: int = Field(default=200, ge=20)
+    """Longest thought, in characters (the reply schema's ``maxLength``)."""
 
 
 @dataclass
@@ -169,9 +171,11 @@ class Actor:
         value: dict[str, Any] = {"type": "string"}
         if state.valid_actions and constrained:
             value["enum"] = list(state.shown_actions or state.valid_actions)[: self.config.max_actions_shown]
+        # A bounded thought keeps a small model from rambling past max_tokens and truncating the JSON.
+        thought: dict[str, Any] = {"type": "string", "maxLength": self.config.thought_chars}
         return {
             "type": "object",
-            "properties": {"thought": {"type": "string"}, key: value},
+            "properties": {"thought": thought, key: value},
             "required": ["thought", key],
         }
 

@@ -29,6 +29,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+from agent.cli_envs import envs_app  # noqa: E402
+
+app.add_typer(envs_app, name="envs", help="List environments and play one in the terminal.")
 console = Console()
 err_console = Console(stderr=True)
 

@@ -7,7 +7,8 @@ fold for the split), ``_start`` (begin the task for a seed), ``_act`` (forward o
 * ``reset(seed=...)`` only accepts seeds of the split (and of the ``seeds=`` sub-range, if one was given);
 * every ``info`` carries ``env_id``, ``split``, ``seed``, ``task_type``, ``step`` and ``raw_score``;
 * an action outside the known valid-action list is not forwarded: it comes back as an observation naming
-  some valid actions, with ``info["invalid_action"] = True``, is counted in ``invalid_actions`` and uses a step;
+  some valid actions, with ``info["invalid_action"] = True``, is counted in ``invalid_actions`` and uses
+  a step;
 * the episode is cut at ``max_steps`` with ``truncated=True``;
 * gold actions are only handed out on the train split.
 """
@@ -141,6 +142,8 @@ class Adapter(Env, abc.ABC):
     accepts_free_text: bool = False
     """True when any action is forwarded to the benchmark, which judges it (the adapter then relies on
     ``Frame.invalid`` to count rejections)."""
+    stable_valid_actions: bool = True
+    """False when the benchmark may word a few valid actions differently on two resets of one seed."""
 
     def __init__(
         self,
@@ -163,7 +166,9 @@ class Adapter(Env, abc.ABC):
         self.env_id = env_id
         self.split = check_split(split, env_id)
         if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
-            raise EnvUsageError(f"max_steps must be a positive int (or None), got {max_steps!r} for {env_id}.")
+            raise EnvUsageError(
+                f"max_steps must be a positive int (or None), got {max_steps!r} for {env_id}."
+            )
         self.max_steps = max_steps if max_steps is not None else 0
         self._max_steps_given = max_steps
         self.preset = preset
@@ -179,7 +184,8 @@ class Adapter(Env, abc.ABC):
         self.score = 0.0
         self.raw_score = 0.0
         self._over = False
-        self._valid_index: dict[str, str] = {}
+        self._valid_set: frozenset[str] = frozenset()
+        self._valid_index: dict[str, str] | None = None
 
     # ----- hooks -------------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -233,7 +239,9 @@ class Adapter(Env, abc.ABC):
             self.max_steps = self._episode_limit()
         self.task = frame.task
         self._update(frame)
-        return Observation(task=self.task, text=frame.text, valid_actions=self.valid_actions, info=self._info(frame))
+        return Observation(
+            task=self.task, text=frame.text, valid_actions=self.valid_actions, info=self._info(frame)
+        )
 
     def step(self, action: str) -> StepResult:
         """Take one action; invalid actions and steps after the end come back as observations."""
@@ -241,9 +249,16 @@ class Adapter(Env, abc.ABC):
             raise EnvUsageError(f"Call reset() on {self.env_id} before step().")
         if self._over:
             return self._result(
-                Frame(text="The episode is over. Call reset() to start a new one.", valid_actions=(),
-                      raw_score=self.raw_score, score=self.score, terminated=True,
-                      success=self._last_success, reward=0.0, info={"episode_over": True}),
+                Frame(
+                    text="The episode is over. Call reset() to start a new one.",
+                    valid_actions=(),
+                    raw_score=self.raw_score,
+                    score=self.score,
+                    terminated=True,
+                    success=self._last_success,
+                    reward=0.0,
+                    info={"episode_over": True},
+                ),
                 truncated=False,
             )
         self.steps += 1
@@ -285,7 +300,10 @@ class Adapter(Env, abc.ABC):
         if not self.valid_actions:
             return ()
         return shortlist_actions(
-            self.valid_actions, task=self.task, observation=self.last_observation, k=k,
+            self.valid_actions,
+            task=self.task,
+            observation=self.last_observation,
+            k=k,
             keep=self._always_shown(),
         )
 
@@ -302,6 +320,10 @@ class Adapter(Env, abc.ABC):
             action = str(action)
         if self.accepts_free_text or not self.valid_actions:
             return action.strip()
+        if action in self._valid_set:
+            return action
+        if self._valid_index is None:  # built lazily: most actions match exactly
+            self._valid_index = {normalise_action(a): a for a in self.valid_actions}
         return self._valid_index.get(normalise_action(action))
 
     def _invalid_text(self, action: str, detail: str = "") -> str:
@@ -312,14 +334,20 @@ class Adapter(Env, abc.ABC):
 
     def _invalid_frame(self, action: str) -> Frame:
         return Frame(
-            text=self._invalid_text(action), valid_actions=self.valid_actions, raw_score=self.raw_score,
-            score=self.score, invalid=True, reward=0.0, success=self._last_success,
+            text=self._invalid_text(action),
+            valid_actions=self.valid_actions,
+            raw_score=self.raw_score,
+            score=self.score,
+            invalid=True,
+            reward=0.0,
+            success=self._last_success,
         )
 
     def _update(self, frame: Frame) -> None:
         self.last_observation = frame.text
         self.valid_actions = tuple(frame.valid_actions)
-        self._valid_index = {normalise_action(a): a for a in self.valid_actions}
+        self._valid_set = frozenset(self.valid_actions)
+        self._valid_index = None
         self.raw_score = frame.raw_score
         self.score = min(max(frame.score, 0.0), 1.0)
         self._last_success = frame.success

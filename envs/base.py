@@ -92,7 +92,7 @@ class Env(abc.ABC):
         """
         return ()
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: environments without resources need nothing
         """Release external resources (a JVM, a subprocess)."""
 
     def __enter__(self) -> Env:

@@ -92,7 +92,9 @@ def missing_package(module: str, exc: BaseException | None = None) -> EnvRuntime
     """
     cmd = PIP_INSTALL.get(module, f"pip install {module}")
     cause = f" ({exc})" if exc is not None else ""
-    return EnvRuntimeError(f"The environment package {module!r} is not installed{cause}. Install it with: {cmd}")
+    return EnvRuntimeError(
+        f"The environment package {module!r} is not installed{cause}. Install it with: {cmd}"
+    )
 
 
 def missing_java(detail: str = "") -> EnvRuntimeError:
