@@ -70,7 +70,7 @@ def llm_config(
 
 def fail(exc: EvolveError) -> typer.Exit:
     """Print a project error without a stack trace; return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {exc}")
+    err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -222,7 +222,7 @@ def bench(
         from envs.errors import EnvRuntimeError, EnvUsageError
 
         if isinstance(exc, (EnvUsageError, EnvRuntimeError)):
-            err_console.print(f"[bold red]error:[/] {exc}")
+            err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(code=2) from None
         raise
     console.print((out_dir / "results.md").read_text())

@@ -62,3 +62,22 @@ def test_unreachable_chroma_server_names_the_fix() -> None:
     assert not server["ok"]
     assert server["fix"] == f"start it: chroma run --path DIR --host 127.0.0.1 --port {port}"
     assert result.exit_code == 1
+
+
+def test_help_lists_the_agent_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    for command in ("run", "bench", "envs"):
+        assert command in result.output
+
+
+def test_bench_unknown_ablation_is_a_usage_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["bench", "twx-twc", "--ablations", "none,magic", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "unknown ablation(s) ['magic']" in result.output
+    assert "choose from none, reflexion, trajectories, insights" in result.output
+
+
+def test_bench_unknown_env_suggests_the_close_id(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["bench", "twx-twcc", "--out", str(tmp_path), "--llm", "local-small"])
+    assert result.exit_code == 2
+    assert "twx-twc" in result.output and "Unknown environment id" in result.output
