@@ -152,6 +152,14 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _evidence_ids(raw: Any) -> tuple[str, ...]:
+    """Evidence dia_ids; a few LoCoMo entries pack several ids in one string (``"D8:6; D9:17"``)."""
+    ids: list[str] = []
+    for entry in raw:
+        ids.extend(part.strip() for part in str(entry).replace(",", ";").split(";") if part.strip())
+    return tuple(ids)
+
+
 def parse_locomo(raw: dict[str, Any], conv_id: str) -> Conversation:
     """Build a :class:`Conversation` from one LoCoMo record.
 
@@ -197,7 +205,7 @@ def parse_locomo(raw: dict[str, Any], conv_id: str) -> Conversation:
         QA(
             question=_text(q.get("question")),
             answer=None if q.get("answer") is None else str(q["answer"]),
-            evidence=tuple(str(e) for e in q.get("evidence", []) or []),
+            evidence=_evidence_ids(q.get("evidence", []) or []),
             category=int(q.get("category", 0)),
             adversarial_answer=None if q.get("adversarial_answer") is None else str(q["adversarial_answer"]),
         )

@@ -9,8 +9,10 @@ waits on network retries. Vectors are L2-normalised, so a dot product is the cos
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,30 @@ from langchain_core.embeddings import Embeddings as LCEmbeddings
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSION = 384
+
+
+SMALL_BATCH = 16
+"""Batches up to this size are embedded on a single torch thread (see :meth:`Embedder.embed`)."""
+_threads_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads (None: leave as is), then restore."""
+    if n is None:
+        yield
+        return
+    import torch
+
+    with _threads_lock:
+        previous = torch.get_num_threads()
+        if previous != n:
+            torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            if previous != n:
+                torch.set_num_threads(previous)
 
 
 class EmbeddingModelUnavailable(RuntimeError):
@@ -82,12 +108,18 @@ class Embedder:
         return self._model
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Embed texts into an ``(n, 384)`` float32 array of unit vectors."""
+        """Embed texts into an ``(n, 384)`` float32 array of unit vectors.
+
+        Small batches (queries) run on one torch thread: on a busy 2-core machine a 2-thread forward
+        pass of one sentence was measured at ~450 ms against ~30 ms on one thread.
+        """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
-        )
+        model = self.model
+        with _torch_threads(1 if len(texts) <= SMALL_BATCH else None):
+            vectors = model.encode(
+                texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+            )
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_one(self, text: str) -> np.ndarray:

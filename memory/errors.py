@@ -1,0 +1,26 @@
+"""Errors of the memory package.
+
+Two kinds are raised on purpose: :class:`MemoryUsageError` for bad input the caller can fix (unknown
+kind, malformed namespace, empty or over-long text, an unknown memory id); it names the bad value and
+the allowed forms. :class:`StoreUnavailable` when the vector store (Chroma) cannot be reached or was
+closed; it says what to start. Model mistakes during reflection are never raised: they are logged,
+counted and kept with their raw text in the ledger (see :mod:`memory.reflect`).
+"""
+
+from __future__ import annotations
+
+
+class MemoryBankError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class MemoryUsageError(MemoryBankError, ValueError):
+    """Bad input from the caller; the message names the bad value and how to fix it."""
+
+
+class StoreUnavailable(MemoryBankError, RuntimeError):
+    """The vector store is closed or unreachable; the message says what to start or reopen."""
+
+
+class SnapshotNotFound(MemoryUsageError):
+    """No snapshot of that name exists; the message lists the known ones."""

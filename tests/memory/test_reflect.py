@@ -1,0 +1,136 @@
+"""Reflection with a scripted fake model: provenance, ExpeL operations, bad output never loses data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from memory import MemoryBank, MemoryConfig, MemoryInput, MemoryKind, MemoryStatus, reflect
+from tests.fakes import ScriptExhausted
+from tests.memory.fakes import BadOutput, ScriptedJsonLLM, hash_embed
+
+EXPERIENCES = [
+    ("put blender on counter -> accepted, score 1", "ep-1", 1.0),
+    ("put blender in fridge -> nothing happened, score 0", "ep-2", 0.0),
+    ("open fridge, take milk, put milk in fridge -> accepted", "ep-3", 1.0),
+]
+
+
+@pytest.fixture
+def bank(tmp_path: Path) -> MemoryBank:
+    b = MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed)
+    b.insert_many(
+        [MemoryInput(text=t, namespace="env:twc", episode_id=ep, source_ids=(ep,), meta={"outcome": o})
+         for t, ep, o in EXPERIENCES]
+    )  # fmt: skip
+    yield b
+    b.close()
+
+
+def _lessons() -> dict:
+    return {
+        "reflections": [
+            {"text": "The blender belongs on the counter, not in the fridge", "evidence": ["E1", "E2"]},
+            {"text": "Read the instructions carefully before acting", "evidence": ["E1"]},  # generic: rejected
+            {"text": "Milk goes back into the fridge", "evidence": []},  # no evidence: rejected
+        ],
+        "facts": [{"text": "putting the blender on the counter was accepted", "evidence": ["E1"]}],
+    }
+
+
+def test_reflect_writes_grounded_memories_with_provenance(bank: MemoryBank) -> None:
+    llm = ScriptedJsonLLM(
+        [
+            _lessons(),
+            {"operations": [{"op": "ADD", "text": "put the blender on the counter", "evidence": ["E1", "E2"]}]},
+            {"summary": "Placed kitchen items: the blender on the counter worked, the fridge did not.",
+             "evidence": ["E1", "E2", "E3"]},
+        ]
+    )  # fmt: skip
+    report = reflect(bank, llm, namespace="env:twc")
+    assert report.failures == 0 and report.experiences_reflected == 3 and report.batches == 1
+    assert len(report.reflections) == 1 and len(report.facts) == 1 and len(report.summaries) == 1
+    assert len(report.insights_added) == 1 and len(report.rejected) == 2
+    exp_ids = [r.id for r in sorted(bank.memories(kinds=["experience"]), key=lambda r: r.created_at)]
+    reflection = bank.get(report.reflections[0])
+    assert reflection.kind is MemoryKind.REFLECTION
+    assert set(reflection.derived_from) == set(exp_ids[:2]) and set(reflection.source_ids) == {"ep-1", "ep-2"}
+    fact = bank.get(report.facts[0])
+    assert fact.kind is MemoryKind.FACT and fact.derived_from == (exp_ids[0],) and fact.episode_id == "ep-1"
+    assert set(bank.get(report.summaries[0]).derived_from) == set(exp_ids)
+    insight = bank.get(report.insights_added[0])
+    assert insight.votes == 2 and set(insight.derived_from) == set(exp_ids[:2])
+    assert all(h.actor == "reflect" for h in bank.history(insight.id))
+    # prompts are grounded: experiences are labelled, outcomes shown, the schema sent along
+    assert "E1: put blender on counter" in llm.prompts[0] and "(outcome: 1.0)" in llm.prompts[0]
+    assert "operations" in llm.calls[1][1]["properties"]
+    assert bank.stats()["unreflected_experiences"] == 0
+    assert reflect(bank, ScriptedJsonLLM([]), namespace="env:twc").batches == 0  # nothing left to do
+
+
+def test_malformed_output_keeps_experiences_and_raw_text(bank: MemoryBank) -> None:
+    llm = ScriptedJsonLLM([BadOutput("{not json"), ValueError("timeout"), {"reflections": "oops"}])
+    report = reflect(bank, llm, namespace="env:twc", steps=["lessons"], retries=1)
+    assert report.failures == 1 and report.experiences_reflected == 0
+    failures = bank.ledger.failures()
+    assert [f["raw"] for f in failures][0] == "{not json" and len(failures) == 2
+    assert len(failures[0]["experience_ids"]) == 3
+    assert bank.stats()["unreflected_experiences"] == 3  # nothing lost: tried again next time
+    # the third scripted reply is schema-less junk: its items are simply ignored
+    report = reflect(bank, llm, namespace="env:twc", steps=["lessons"], retries=0)
+    assert report.failures == 1 and report.experiences_reflected == 0
+    good = ScriptedJsonLLM([_lessons()])
+    report = reflect(bank, good, namespace="env:twc", steps=["lessons"])
+    assert report.experiences_reflected == 3 and len(report.reflections) == 1
+
+
+def test_expel_operations_edit_votes_and_removal(bank: MemoryBank) -> None:
+    rule = bank.insert("put the blender in the fridge", MemoryKind.INSIGHT, "env:twc")
+    other = bank.insert("take the milk out of the fridge first", MemoryKind.INSIGHT, "env:twc")
+    ops = {
+        "operations": [
+            {"op": "DOWNVOTE", "target": "R1", "evidence": ["E2"]},
+            {"op": "DOWNVOTE", "target": "R1", "evidence": ["E2"]},  # same evidence: not counted twice
+            {"op": "UPVOTE", "target": "R2", "evidence": ["E3"]},
+            {"op": "EDIT", "target": "R2", "text": "take the milk out of the fridge, then put milk back",
+             "evidence": ["E3"]},
+            {"op": "UPVOTE", "target": "R9", "evidence": ["E1"]},  # unknown rule: rejected
+            {"op": "ADD", "text": "put the blender in the fridge", "evidence": ["E1"]},  # exists: support
+        ]
+    }  # fmt: skip
+    llm = ScriptedJsonLLM([ops])
+    report = reflect(bank, llm, namespace="env:twc", steps=["insights"])
+    assert "R1 (2 votes): put the blender in the fridge" in llm.prompts[0]
+    assert report.downvotes == 1 and report.upvotes == 2 and report.insights_edited == [other]
+    assert any("unknown target" in r for r in report.rejected)
+    assert bank.get(rule).votes == 2  # 2 - 1 + 1
+    edited = bank.get(other)
+    assert edited.votes == 3 and "put milk back" in edited.text
+    # a later batch contradicts the rule twice more: it reaches zero and is archived, not deleted
+    bank.insert_many([MemoryInput(text=f"blender in fridge failed again, try {i}", namespace="env:twc")
+                      for i in range(2)])  # fmt: skip
+    down = {"operations": [{"op": "DOWNVOTE", "target": "R2", "evidence": ["E1"]},
+                           {"op": "DOWNVOTE", "target": "R2", "evidence": ["E2"]}]}  # fmt: skip
+    report = reflect(bank, ScriptedJsonLLM([down]), namespace="env:twc", steps=["insights"])
+    assert report.insights_removed == [rule]
+    assert bank.get(rule).status is MemoryStatus.ARCHIVED and bank.restore(rule).status is MemoryStatus.ACTIVE
+
+
+def test_user_namespace_facts_become_profile(tmp_path: Path) -> None:
+    bank = MemoryBank(MemoryConfig(path=tmp_path / "b"), embed=hash_embed)
+    bank.insert_many([MemoryInput(text="Alice: I moved to Lyon last spring", namespace="user:alice"),
+                      MemoryInput(text="Alice: I teach piano on weekends", namespace="user:alice")])  # fmt: skip
+    llm = ScriptedJsonLLM([{"reflections": [], "facts": [
+        {"text": "Alice moved to Lyon last spring", "evidence": ["E1"]},
+        {"text": "Alice teaches piano on weekends", "evidence": ["e2"]}]}])  # fmt: skip
+    report = reflect(bank, llm, namespace="user:alice", steps=["lessons"])
+    assert "about the user" in llm.prompts[0]
+    kinds = {bank.get(m).kind for m in report.facts}
+    assert kinds == {MemoryKind.PROFILE} and len(report.facts) == 2
+    bank.close()
+
+
+def test_the_fake_fails_loudly_when_exhausted(bank: MemoryBank) -> None:
+    with pytest.raises(ScriptExhausted):
+        reflect(bank, ScriptedJsonLLM([]), namespace="env:twc")
