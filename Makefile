@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint typecheck pytest clean-venv
+.PHONY: install demo test lint typecheck pytest browser clean-venv
 
 $(STAMP): pyproject.toml requirements.txt requirements-models.txt constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' \
@@ -37,7 +37,13 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy agent memory envs
 
-pytest: install
+# Debian's chromium for the dashboard's browser test (playwright's own browser download fails offline).
+browser:
+	@command -v chromium >/dev/null || { echo "Installing Debian chromium for the dashboard test"; \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "chromium could not be installed: the browser test will be skipped"
+
+pytest: install browser
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; exit $$status
 

@@ -178,6 +178,21 @@ def _progress_printer(console: Console) -> Any:
     return bar, update
 
 
+def _run_with_progress(llm: LLMConfig, config: Any, out_dir: Path, memory_dir: Path | None) -> dict[str, Any]:
+    """Run a bench (or a training-only run) behind a progress bar; project errors exit 2 without a trace."""
+    from agent.bench import run_bench
+    from envs.errors import EnvRuntimeError, EnvUsageError
+    from memory.errors import MemoryBankError
+
+    bar, update = _progress_printer(console)
+    try:
+        with bar:
+            return run_bench(llm, config, out_dir, memory_dir=memory_dir, on_progress=update)
+    except (EvolveError, EnvUsageError, EnvRuntimeError, MemoryBankError) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(code=2) from None
+
+
 @app.command()
 def bench(
     env_id: Annotated[str, typer.Argument(help="Environment id (see `evolve envs list`).")],
@@ -199,7 +214,7 @@ def bench(
     ctx: CtxOpt = 4096,
 ) -> None:
     """Evolve on training tasks, then run every ablation and a random agent on the same held-out tasks."""
-    from agent.bench import BenchConfig, run_bench
+    from agent.bench import BenchConfig
     from agent.evolve import EvolutionConfig
     from agent.experience import parse_ablations
 
@@ -211,20 +226,10 @@ def bench(
         config = BenchConfig(env_id=env_id, preset=preset, train=train, test=test, settings=chosen,  # type: ignore[arg-type]
                              ablations=tuple(names), random_baseline=random_baseline,
                              evolution=EvolutionConfig(trials=trials, max_steps=max_steps))  # fmt: skip
-        out_dir = out or Path("runs") / f"bench-{env_id}"
-        bar, update = _progress_printer(console)
-        with bar:
-            results = run_bench(llm_config(llm, base_url, model, threads, ctx), config, out_dir,
-                                memory_dir=memory_dir, on_progress=update)  # fmt: skip
     except EvolveError as exc:
         raise fail(exc) from None
-    except Exception as exc:
-        from envs.errors import EnvRuntimeError, EnvUsageError
-
-        if isinstance(exc, (EnvUsageError, EnvRuntimeError)):
-            err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
-            raise typer.Exit(code=2) from None
-        raise
+    out_dir = out or Path("runs") / f"bench-{env_id}"
+    results = _run_with_progress(llm_config(llm, base_url, model, threads, ctx), config, out_dir, memory_dir)
     console.print((out_dir / "results.md").read_text())
     console.print(f"results: {out_dir / 'results.json'}, curve: {out_dir / 'learning_curve.png'} "
                   f"({results['wall_seconds']:.0f} s)")  # fmt: skip
@@ -246,20 +251,14 @@ def run(
     ctx: CtxOpt = 4096,
 ) -> None:
     """Evolve on training tasks with a live progress bar (resumable: run again to continue)."""
-    from agent.bench import BenchConfig, run_bench
+    from agent.bench import BenchConfig
     from agent.evolve import EvolutionConfig
 
     out_dir = out or Path("runs") / f"run-{env_id}"
     evolution = EvolutionConfig(trials=trials, max_steps=max_steps)
     config = BenchConfig(env_id=env_id, preset=preset, train=train, test=1, settings=(), ablations=(),
                          random_baseline=False, evolution=evolution)  # fmt: skip
-    try:
-        bar, update = _progress_printer(console)
-        with bar:
-            results = run_bench(llm_config(llm, base_url, model, threads, ctx), config, out_dir,
-                                memory_dir=memory_dir, on_progress=update)  # fmt: skip
-    except EvolveError as exc:
-        raise fail(exc) from None
+    results = _run_with_progress(llm_config(llm, base_url, model, threads, ctx), config, out_dir, memory_dir)
     t = results["train"]
     console.print(f"trained on {len(results['train_seeds'])} tasks: success {t['success']:.0%} over "
                   f"{t['episodes']} episodes; memory: {results['memory']}; run dir {out_dir}")  # fmt: skip

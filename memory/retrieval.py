@@ -101,21 +101,7 @@ def retrieve(
     mmr_lambda: float | None = None,
     query_embedding: np.ndarray | None = None,
 ) -> list[RetrievedMemory]:
-    """The ``k`` best memories for ``query``, best first, packed into ``token_budget`` tokens.
-
-    Args:
-        query: what to look for (free text).
-        k: most memories to return.
-        kinds: kinds to search (default all).
-        namespace: one namespace, several, or None for every namespace.
-        token_budget: most tokens of memory text in total (tiktoken); None: no limit.
-        now: the current time (Unix seconds) for recency and retention; default the bank's clock.
-        record: update recall statistics of the returned memories (one ledger transaction).
-        include_superseded: also return superseded memories.
-        min_similarity: drop candidates whose cosine similarity is below this.
-        mmr_lambda: diversify with MMR (overrides the config); None: the config's setting.
-        query_embedding: a precomputed unit vector for ``query`` (skips embedding).
-    """
+    """The work behind :meth:`MemoryBank.retrieve` (see there for the arguments)."""
     if not isinstance(query, str) or not query.strip():
         raise MemoryUsageError("retrieve needs a non-empty query text")
     if k < 1:
