@@ -9,12 +9,13 @@ Two held-out settings, as CLIN reports adaptation and generalisation:
 * ``out`` (out of distribution): the benchmark's test fold.
 
 Everything is written under the output directory: ``episodes.jsonl`` (append-only, so a crashed or
-interrupted bench resumes where it stopped), ``memory/``, ``results.json``, ``results.md`` and
-``learning_curve.png``.
+interrupted bench resumes where it stopped; with ``workers > 1`` one ``episodes-wN.jsonl`` per worker),
+``memory/``, ``results.json``, ``results.md`` and ``learning_curve.png``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -36,6 +37,7 @@ from agent.llm.config import LLMConfig
 from agent.llm.factory import make_chat_model
 from agent.report import Summary, learning_curve, markdown_table, summarise
 from agent.trajectory import Episode, StepRecord
+from agent.workers import ChromaServer, Job, WorkerPool, check_workers, mirror_ledger_into_store, worker_specs
 from envs.base import Env
 from memory import MemoryBank, MemoryConfig
 
@@ -61,7 +63,8 @@ class BenchConfig(BaseModel):
     actor: ActorConfig = Field(default_factory=ActorConfig)
 
 
-def _make_env(config: BenchConfig, split: str, seeds: Sequence[int] | None = None) -> Env:
+def make_env(config: BenchConfig, split: str, seeds: Sequence[int] | None = None) -> Env:
+    """The bench's environment for one split (its preset and step limit)."""
     params: dict[str, Any] = {}
     if config.preset is not None:
         params["preset"] = config.preset
@@ -116,12 +119,42 @@ def run_bench(
     memory_dir: Path | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     chat: BaseChatModel | None = None,
+    workers: int = 1,
+    chroma_url: str | None = None,
+    allow_local_workers: bool = False,
+    model_factory: str | None = None,
 ) -> dict[str, Any]:
     """Train once, test every ablation per setting, write the results; returns the results dict.
 
-    ``chat`` overrides the model built from ``llm`` (tests inject the scripted double).
+    Args:
+        llm: how to build the chat model.
+        config: what the bench runs.
+        out_dir: where episodes, results and (by default) the memory bank go; the same directory resumes.
+        memory_dir: an existing memory bank to use instead of ``OUT/memory``.
+        on_progress: called after each training task and each test episode.
+        chat: a chat model to use instead of the one built from ``llm`` (tests inject the scripted double).
+        workers: processes running episodes in parallel (see :mod:`agent.workers`). With more than one,
+            the training seeds and each ablation's test seeds are dealt round-robin to the workers, which
+            share one memory: the Chroma server at ``chroma_url`` and the same ledger. Training is then
+            no longer strictly sequential: a worker's task sees the memories the other workers had
+            written by the time it started, not those of every earlier seed, and only worker 0 runs
+            reflect/forget. Evaluation stays read-only on memory.
+        chroma_url: a Chroma server for the vector store; None: embedded Chroma under the bank, or, with
+            ``workers > 1``, a ``chroma run`` started on a free loopback port for the duration of the bench
+            (data under ``OUT/chroma-server``, kept for a resume).
+        allow_local_workers: let every worker load its own in-process local model (normally refused).
+        model_factory: ``package.module:function`` returning a chat model for an LLMConfig, called in each
+            worker (a chat model object cannot be sent to another process).
+
+    Raises:
+        UsageError: bad configuration, e.g. ``workers > 1`` with an in-process local model.
     """
     _check(config)
+    check_workers(llm, workers, allow_local=allow_local_workers, model_factory=model_factory, chat=chat)
+    try:
+        memory = MemoryConfig(path=memory_dir or out_dir / "memory", server_url=chroma_url)
+    except ValueError as exc:
+        raise UsageError(f"--chroma-url {chroma_url!r} is not an http(s) URL; give e.g. http://127.0.0.1:8000") from exc
     out_dir.mkdir(parents=True, exist_ok=True)
     saved = out_dir / "config.json"
     record = {"bench": config.model_dump(mode="json"), "llm": llm.model_dump(mode="json", exclude={"api_key"})}
@@ -130,43 +163,67 @@ def run_bench(
                          f"or the same options to resume it")  # fmt: skip
     saved.write_text(json.dumps(record, indent=2, default=str))
     started = time.perf_counter()
-    actor = Actor(chat or make_chat_model(llm), config.actor)
-    bank = MemoryBank(MemoryConfig(path=memory_dir or out_dir / "memory"))
-    run_log = RunLog.open(out_dir / "episodes.jsonl")
-    train_env = _make_env(config, "train")
-    train_seeds, in_seeds = split_seeds(train_env.seeds(), config.train, config.test)
-    evolver = Evolver(train_env, actor, bank, config.evolution, run_log, on_progress=on_progress)
-    try:
-        evolver.train(train_seeds)
+    with contextlib.ExitStack() as stack:
+        if workers > 1 and chroma_url is None:
+            server = stack.enter_context(ChromaServer(out_dir / "chroma-server"))
+            memory = memory.model_copy(update={"server_url": server.url})
+        bank = MemoryBank(memory)
+        stack.callback(bank.close)
+        mirror_ledger_into_store(bank)
+        log_path = out_dir / "episodes.jsonl"
+        run_log = RunLog.open(log_path)
+        train_env = make_env(config, "train")
+        stack.callback(train_env.close)
+        train_seeds, in_seeds = split_seeds(train_env.seeds(), config.train, config.test)
+        held_out: dict[Setting, tuple[Env, list[int]]] = {}
+        for setting in config.settings:
+            if setting == "in":
+                held_out[setting] = (train_env, in_seeds)
+            else:
+                env = make_env(config, "test")
+                stack.callback(env.close)
+                held_out[setting] = (env, list(env.seeds())[: config.test])
+        if workers > 1:
+            specs = worker_specs(llm, config, memory, out_dir, workers, model_factory)
+            pool = stack.enter_context(WorkerPool(specs, on_progress))
+            done = {e.seed for e in run_log.episodes if e.tag == "train"}
+            pool.run([Job("train", [s for s in train_seeds if s not in done], done=len(done & set(train_seeds)),
+                          total=len(train_seeds))])  # fmt: skip
+            jobs = []
+            for setting, (_, seeds) in held_out.items():
+                for ablation in config.ablations:
+                    tag = f"{setting}/{ablation}"
+                    done = {e.seed for e in run_log.episodes if e.tag == tag}
+                    jobs.append(Job(tag, [s for s in seeds if s not in done], setting, ablation,
+                                    len(done & set(seeds)), len(seeds)))  # fmt: skip
+            pool.run(jobs)
+            run_log = RunLog.open(log_path)
+        else:
+            actor = Actor(chat or make_chat_model(llm), config.actor)
+            evolver = Evolver(train_env, actor, bank, config.evolution, run_log, on_progress=on_progress)
+            evolver.train(train_seeds)
+            for setting, (env, seeds) in held_out.items():
+                for ablation in config.ablations:
+                    evolver.evaluate(seeds, env, ablation, tag=f"{setting}/{ablation}")
         train_episodes = [e for e in run_log.episodes if e.tag == "train"]
         results: dict[str, Any] = {"env_id": config.env_id, "preset": config.preset, "train_seeds": train_seeds,
                                    "settings": {}, "llm": record["llm"], "bench": record["bench"]}  # fmt: skip
         results["train"] = summarise("train (all trials)", train_episodes).to_dict()
-        for setting in config.settings:
-            if setting == "in":
-                seeds, env = in_seeds, train_env
-            else:
-                env = _make_env(config, "test")
-                seeds = list(env.seeds())[: config.test]
+        for setting, (env, seeds) in held_out.items():
             summaries: list[Summary] = []
             for ablation in config.ablations:
-                episodes = evolver.evaluate(seeds, env, ablation, tag=f"{setting}/{ablation}")
-                summaries.append(summarise(ablation, episodes))
+                tag = f"{setting}/{ablation}"
+                summaries.append(summarise(ablation, [e for e in run_log.episodes if e.tag == tag and e.seed in seeds]))
             if config.random_baseline:
                 rng = random.Random(0)
-                episodes = [random_episode(env, s, rng) for s in seeds]
-                summaries.append(summarise("random", episodes))
+                summaries.append(summarise("random", [random_episode(env, s, rng) for s in seeds]))
             results["settings"][setting] = {"seeds": seeds, "split": env.split,
                                             "summaries": [s.to_dict() for s in summaries]}  # fmt: skip
-            if env is not train_env:
-                env.close()
         results["memory"] = bank.stats()
+        results["workers"] = workers
         results["wall_seconds"] = round(time.perf_counter() - started, 1)
         write_results(out_dir, results, train_episodes)
         return results
-    finally:
-        train_env.close()
-        bank.close()
 
 
 def write_results(out_dir: Path, results: dict[str, Any], train: Sequence[Episode]) -> None:

@@ -178,7 +178,31 @@ def _progress_printer(console: Console) -> Any:
     return bar, update
 
 
-def _run_with_progress(llm: LLMConfig, config: Any, out_dir: Path, memory_dir: Path | None) -> dict[str, Any]:
+WorkersOpt = Annotated[
+    int,
+    typer.Option(min=1, help="Worker processes running episodes in parallel on one shared memory (a Chroma server); "
+                 "use with --llm openai --base-url of a shared model server (evolve serve-model)."),
+]  # fmt: skip
+ChromaUrlOpt = Annotated[
+    str | None,
+    typer.Option(help="Chroma server for the memory, e.g. http://127.0.0.1:8000 (default with --workers > 1: "
+                 "start one under OUT/chroma-server for the run)."),
+]  # fmt: skip
+AllowLocalWorkersOpt = Annotated[
+    bool, typer.Option(help="Let each worker load its own copy of a local model (slow on a small machine).")
+]
+
+
+def _run_with_progress(
+    llm: LLMConfig,
+    config: Any,
+    out_dir: Path,
+    memory_dir: Path | None,
+    *,
+    workers: int = 1,
+    chroma_url: str | None = None,
+    allow_local_workers: bool = False,
+) -> dict[str, Any]:
     """Run a bench (or a training-only run) behind a progress bar; project errors exit 2 without a trace."""
     from agent.bench import run_bench
     from envs.errors import EnvRuntimeError, EnvUsageError
@@ -187,7 +211,8 @@ def _run_with_progress(llm: LLMConfig, config: Any, out_dir: Path, memory_dir: P
     bar, update = _progress_printer(console)
     try:
         with bar:
-            return run_bench(llm, config, out_dir, memory_dir=memory_dir, on_progress=update)
+            return run_bench(llm, config, out_dir, memory_dir=memory_dir, on_progress=update, workers=workers,
+                             chroma_url=chroma_url, allow_local_workers=allow_local_workers)  # fmt: skip
     except (EvolveError, EnvUsageError, EnvRuntimeError, MemoryBankError) as exc:
         err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(code=2) from None
@@ -212,6 +237,9 @@ def bench(
     model: ModelOpt = "local",
     threads: ThreadsOpt = 2,
     ctx: CtxOpt = 4096,
+    workers: WorkersOpt = 1,
+    chroma_url: ChromaUrlOpt = None,
+    allow_local_workers: AllowLocalWorkersOpt = False,
 ) -> None:
     """Evolve on training tasks, then run every ablation and a random agent on the same held-out tasks."""
     from agent.bench import BenchConfig
@@ -229,7 +257,9 @@ def bench(
     except EvolveError as exc:
         raise fail(exc) from None
     out_dir = out or Path("runs") / f"bench-{env_id}"
-    results = _run_with_progress(llm_config(llm, base_url, model, threads, ctx), config, out_dir, memory_dir)
+    llm_cfg = llm_config(llm, base_url, model, threads, ctx)
+    results = _run_with_progress(llm_cfg, config, out_dir, memory_dir, workers=workers, chroma_url=chroma_url,
+                                 allow_local_workers=allow_local_workers)  # fmt: skip
     console.print((out_dir / "results.md").read_text())
     console.print(f"results: {out_dir / 'results.json'}, curve: {out_dir / 'learning_curve.png'} "
                   f"({results['wall_seconds']:.0f} s)")  # fmt: skip
@@ -249,6 +279,9 @@ def run(
     model: ModelOpt = "local",
     threads: ThreadsOpt = 2,
     ctx: CtxOpt = 4096,
+    workers: WorkersOpt = 1,
+    chroma_url: ChromaUrlOpt = None,
+    allow_local_workers: AllowLocalWorkersOpt = False,
 ) -> None:
     """Evolve on training tasks with a live progress bar (resumable: run again to continue)."""
     from agent.bench import BenchConfig
@@ -258,7 +291,9 @@ def run(
     evolution = EvolutionConfig(trials=trials, max_steps=max_steps)
     config = BenchConfig(env_id=env_id, preset=preset, train=train, test=1, settings=(), ablations=(),
                          random_baseline=False, evolution=evolution)  # fmt: skip
-    results = _run_with_progress(llm_config(llm, base_url, model, threads, ctx), config, out_dir, memory_dir)
+    llm_cfg = llm_config(llm, base_url, model, threads, ctx)
+    results = _run_with_progress(llm_cfg, config, out_dir, memory_dir, workers=workers, chroma_url=chroma_url,
+                                 allow_local_workers=allow_local_workers)  # fmt: skip
     t = results["train"]
     console.print(f"trained on {len(results['train_seeds'])} tasks: success {t['success']:.0%} over "
                   f"{t['episodes']} episodes; memory: {results['memory']}; run dir {out_dir}")  # fmt: skip

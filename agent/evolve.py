@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -71,31 +73,52 @@ class Progress:
 
 @dataclass
 class RunLog:
-    """The episodes of a run, persisted one JSON line each (append-only, fsynced)."""
+    """The episodes of a run, persisted one JSON line each (append-only, fsynced).
+
+    A run with several worker processes writes one file per worker (``episodes-w0.jsonl``,
+    ``episodes-w1.jsonl``, ...) beside ``episodes.jsonl`` so that concurrent appends never interleave;
+    :meth:`open` reads them all, so resuming works the same with or without workers.
+    """
 
     path: Path
     episodes: list[Episode] = field(default_factory=list)
 
+    @staticmethod
+    def files(path: Path) -> list[Path]:
+        """``path`` and its worker siblings ``STEM-wN.SUFFIX`` that exist, the worker files by number."""
+        pattern = re.compile(re.escape(path.stem) + r"-w(\d+)" + re.escape(path.suffix))
+        workers = [(int(m.group(1)), p) for p in path.parent.glob(f"{path.stem}-w*{path.suffix}")
+                   if (m := pattern.fullmatch(p.name))]  # fmt: skip
+        return [p for p in [path] if p.is_file()] + [p for _, p in sorted(workers)]
+
     @classmethod
     def open(cls, path: Path) -> RunLog:
-        """Load the episodes already recorded at ``path`` (a torn last line from a crash is skipped)."""
+        """Load the episodes recorded at ``path`` and in its worker files (torn lines from a crash are skipped).
+
+        Episodes are ordered by the time they were logged (lines written before that time was recorded
+        keep their file order, first).
+        """
         log_ = cls(path)
-        if path.is_file():
-            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        stamped: list[tuple[float, int, Episode]] = []
+        for file in cls.files(path):
+            for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
                 if not line.strip():
                     continue
                 try:
-                    log_.episodes.append(Episode.from_dict(json.loads(line)))
-                except (ValueError, TypeError) as exc:
-                    log.warning("%s line %d is unreadable (%s); skipped", path, number, exc)
+                    data = json.loads(line)
+                    logged_at = float(data.pop("logged_at", 0.0))
+                    stamped.append((logged_at, len(stamped), Episode.from_dict(data)))
+                except (ValueError, TypeError, AttributeError) as exc:
+                    log.warning("%s line %d is unreadable (%s); skipped", file, number, exc)
+        log_.episodes = [episode for *_, episode in sorted(stamped, key=lambda item: item[:2])]
         return log_
 
     def append(self, episode: Episode, tag: str) -> None:
-        """Record one finished episode durably."""
+        """Record one finished episode durably (with the time it was logged, to merge worker files)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         episode.tag = tag
         with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(episode.to_dict()) + "\n")
+            handle.write(json.dumps({**episode.to_dict(), "logged_at": round(time.time(), 3)}) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         self.episodes.append(episode)
@@ -173,14 +196,21 @@ class Evolver:
         return trials
 
     def _reflexion(self, episode: Episode) -> str:
-        try:
-            note = write_reflection(self.actor.chat, episode)
-        except ModelOutputError as exc:
-            episode.counters.parse_failures += 1
-            log.warning("refinement: reflection failed for seed %d: %s", episode.seed, exc)
-            return ""
+        note = self._ask(episode, episode)
         episode.reflection = note
         return note
+
+    def _ask(self, about: Episode, charge: Episode, gold: Sequence[str] | None = None) -> str:
+        """A reflection (or, with ``gold``, a rationale); model mistakes and errors are counted on ``charge``."""
+        try:
+            return write_reflection(self.actor.chat, about, gold=gold)
+        except ModelOutputError as exc:
+            charge.counters.parse_failures += 1
+            log.warning("refinement: no usable reflection for seed %d: %s", about.seed, exc)
+        except Exception as exc:  # a model timeout or server error must not end the run: count it
+            charge.counters.model_errors += 1
+            log.warning("refinement: model call failed for seed %d: %s", about.seed, exc)
+        return ""
 
     # -- refinement ------------------------------------------------------------------------------------
     def refine(self, trials: list[Episode]) -> tuple[list[Episode], Episode | None, list[str]]:
@@ -195,12 +225,9 @@ class Evolver:
         if not any(e.success for e in trials) and self.config.rationalize and self.env.split == "train":
             corrected = self._replay_gold(trials[-1])
             if corrected is not None:
-                try:
-                    notes.append("Why the correct solution works: " + write_reflection(
-                        self.actor.chat, corrected, gold=corrected.informative_actions()))  # fmt: skip
-                except ModelOutputError as exc:
-                    trials[-1].counters.parse_failures += 1
-                    log.warning("refinement: rationale failed for seed %d: %s", corrected.seed, exc)
+                rationale = self._ask(corrected, trials[-1], gold=corrected.informative_actions())
+                if rationale:
+                    notes.append("Why the correct solution works: " + rationale)
         log.info("refinement: kept %d of %d trials, corrected=%s, notes=%d", len(kept), len(trials),
                  corrected is not None, len(notes))  # fmt: skip
         return kept, corrected, notes

@@ -113,3 +113,22 @@ def test_bench_rejects_unknown_env_with_suggestion(tmp_path: Path) -> None:
     config = BenchConfig(env_id="twx-twx", train=1, test=1)
     with pytest.raises(envs.EnvUsageError, match="twx-twc"):
         run_bench(LLMConfig(backend="local-small"), config, tmp_path, chat=ScriptedChatModel())
+
+
+def test_reflection_model_errors_are_counted_not_raised(tmp_path: Path) -> None:
+    def down(_: list[BaseMessage]) -> str:
+        raise ConnectionError("model server is down")
+
+    def policy(messages: list[BaseMessage]) -> str:
+        text = messages[-1].text
+        if "failed this task" in text or "correct solution is" in text:
+            return down(messages)
+        return json.dumps({"thought": "t", "action": "inventory"})
+
+    config = BenchConfig(env_id="twx-twc", preset="easy", train=1, test=1, settings=(), ablations=(),
+                         random_baseline=False, evolution=EvolutionConfig(trials=2, max_steps=5, reflect_every=0,
+                         forget_every=0))  # fmt: skip
+    run_bench(LLMConfig(backend="local-small"), config, tmp_path, chat=ScriptedChatModel().enqueue(*[policy] * 20))
+    train = [e for e in RunLog.open(tmp_path / "episodes.jsonl").episodes if e.tag == "train"]
+    assert len(train) == 2  # both trials ran although every reflection call failed
+    assert sum(e.counters.model_errors for e in train) == 2  # the Reflexion note and the gold rationale
