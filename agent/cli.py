@@ -30,8 +30,12 @@ app = typer.Typer(
     add_completion=False,
 )
 from agent.cli_envs import envs_app  # noqa: E402
+from agent.cli_eval import eval_app  # noqa: E402
+from agent.cli_memory import memory_app  # noqa: E402
 
 app.add_typer(envs_app, name="envs", help="List environments and play one in the terminal.")
+app.add_typer(memory_app, name="memory", help="Inspect and manage the memory bank.")
+app.add_typer(eval_app, name="eval", help="Evaluate memory on conversation benchmarks (LoCoMo).")
 console = Console()
 err_console = Console(stderr=True)
 

@@ -186,7 +186,12 @@ class LocomoReport:
             out["full_context_evidence_in_context"] = float(np.mean(cover)) if cover else None
         return out
 
-    def _block(self, conv_id: str | None) -> dict[str, Any]:
+    def summary(self, conv_id: str | None = None) -> dict[str, Any]:
+        """Figures of all questions (or one conversation's): categories 1-4 at the top, ``by_category`` beside.
+
+        Keys: ``questions``, ``recall@K`` per cut-off, ``f1`` (memory), ``no_memory_f1``, ``full_context_f1``,
+        ``full_context_evidence_in_context`` (when answering); F1 values are None without answers.
+        """
         chosen = [r for r in self.results if conv_id is None or r.conv_id == conv_id]
         recall = self.recall(conv_id)
         main = [r for r in chosen if r.category in MAIN_CATEGORIES]
@@ -206,7 +211,7 @@ class LocomoReport:
         Args:
             items: also include every question with its retrieved turns, answers and scores.
         """
-        overall = self._block(None)
+        overall = self.summary(None)
         out: dict[str, Any] = {
             "recall@5": overall["recall@5"], "recall@10": overall["recall@10"], "f1": overall["f1"],
         }  # fmt: skip
@@ -227,7 +232,7 @@ class LocomoReport:
         out["by_category"] = overall["by_category"]
         out["by_conversation"] = {}
         for conv_id, n_turns in self.conversations.items():
-            block = self._block(conv_id)
+            block = self.summary(conv_id)
             block["turns"] = n_turns
             window = self.windows.get(conv_id)
             if window is not None:
@@ -344,9 +349,14 @@ def question_prompt(question: str) -> str:
 
 
 def memory_context(turn_ids: Sequence[str], turns: dict[str, tuple[int, DialogueTurn]]) -> str:
-    """Retrieved turns in conversation order, each with its session date."""
-    found = sorted((turns[t] for t in turn_ids if t in turns), key=lambda x: x[0])
-    return "\n".join(f"({t.session_date}) {turn_text(t)}" for _, t in found)
+    """Retrieved turns in conversation order under their sessions' dated headers (as the full context shows them)."""
+    found = [t for _, t in sorted((turns[t] for t in turn_ids if t in turns), key=lambda x: x[0])]
+    lines: list[str] = []
+    for i, turn in enumerate(found):
+        if i == 0 or found[i - 1].session != turn.session:
+            lines.append(_header(turn))
+        lines.append(turn_text(turn))
+    return "\n".join(lines)
 
 
 def full_context_window(
@@ -437,6 +447,7 @@ def run_locomo_eval(
     done = {stage: 0 for stage in ("retrieve", *(f"answer: {m}" for m in METHODS))}
     counter = token_counter(chat) if config.answer else None
     bank = MemoryBank(MemoryConfig(path=memory_dir), embed=embed)
+    progress(EvalProgress("ingest", 0, len(conversations)))
     try:
         for n, conv in enumerate(conversations, start=1):
             asked = [(i, q) for c, i, q in chosen if c == conv.conv_id]
@@ -446,6 +457,7 @@ def run_locomo_eval(
             ingest_dialogue(bank, turns, namespace)
             report.seconds["ingest"] = report.seconds.get("ingest", 0.0) + time.perf_counter() - t0
             report.conversations[conv.conv_id] = len(turns)
+            log.info("conversation %s: %d turns ingested into %s", conv.conv_id, len(turns), namespace)
             progress(EvalProgress("ingest", n, len(conversations)))
             if not asked:
                 continue
@@ -494,7 +506,7 @@ def _answer(chat: BaseChatModel, conv: Conversation, turns: list[DialogueTurn], 
         for result in results:
             if method == "memory":
                 context = memory_context(result.retrieved[: config.k], by_id)
-                user = f"Relevant turns of the conversation (with their dates):\n{context}\n\n"
+                user = f"Relevant turns of the conversation:\n{context}\n\n"
             elif method == "full_context":
                 user = f"Conversation:\n{window.text}\n\n"
             else:
@@ -503,7 +515,9 @@ def _answer(chat: BaseChatModel, conv: Conversation, turns: list[DialogueTurn], 
             _ask(chat, messages, method, result, report)
             done[stage] += 1
             progress(EvalProgress(stage, done[stage], total))
-        report.seconds[stage] = report.seconds.get(stage, 0.0) + time.perf_counter() - t0
+        spent = time.perf_counter() - t0
+        report.seconds[stage] = report.seconds.get(stage, 0.0) + spent
+        log.info("conversation %s: %d answers (%s) in %.0f s", conv.conv_id, len(results), method, spent)
 
 
 def _ask(chat: BaseChatModel, messages: list[BaseMessage], method: str, result: QuestionResult,
@@ -516,8 +530,8 @@ def _ask(chat: BaseChatModel, messages: list[BaseMessage], method: str, result: 
         result.answers[method] = ""
         result.scores[method] = 0.0
         log.warning("model failed on %r (%s): %s", result.question, method, exc)
-        if report.model_errors >= _MAX_FAILED_START and not any(r.answers.get(m) for r in report.results for m in
-                                                                 METHODS):  # fmt: skip
+        answered = sum(1 for r in report.results for m in r.answers if m not in r.errors)
+        if report.model_errors >= _MAX_FAILED_START and not answered:
             raise ComponentError(
                 f"the chat model failed on each of the first {report.model_errors} questions; last: {exc}",
                 "check --llm/--base-url/--model (run `evolve doctor`), or use --no-answer for retrieval only",

@@ -1,0 +1,187 @@
+"""``evolve eval``: evaluations of the memory bank on public benchmarks (a thin face over the library).
+
+``evolve eval locomo PATH...`` ingests LoCoMo conversations (turns only) and reports retrieval recall@k
+of evidence turns and answer token F1 by category, against a no-memory and a full-context baseline
+answered by the same model in the same run (see :mod:`agent.locomo_eval`). Mounted by the main CLI as
+``app.add_typer(eval_app, name="eval")``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agent.errors import EvolveError, UsageError
+from agent.locomo_eval import METHODS, EvalProgress, LocomoEvalConfig, LocomoReport, run_locomo_eval
+
+eval_app = typer.Typer(
+    help="Evaluate the memory bank on public benchmarks (LoCoMo).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Backend(str, Enum):
+    """LLM backends (the same choices as ``--llm`` elsewhere; see ``agent.llm.config.BACKENDS``)."""
+
+    local = "local"
+    local_small = "local-small"
+    openai = "openai"
+
+
+@eval_app.callback()
+def eval_main() -> None:
+    """Evaluate the memory bank on public benchmarks (LoCoMo)."""
+
+
+def _stdout() -> Console:
+    # Built per call so the output goes to whatever stdout is current (CliRunner swaps it); wide when
+    # piped, so the table's columns are not folded into 80 characters.
+    console = Console(highlight=False, soft_wrap=True)
+    return console if console.is_terminal else Console(highlight=False, soft_wrap=True, width=160)
+
+
+def _error(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def parse_categories(text: str) -> tuple[int, ...]:
+    """``"1,2,3,4"`` -> (1, 2, 3, 4); raises :class:`UsageError` naming a bad entry."""
+    out = []
+    for part in (p.strip() for p in text.split(",")):
+        if part not in {"1", "2", "3", "4", "5"}:
+            raise UsageError(f"--categories {text!r}: {part!r} is not a LoCoMo category; use numbers 1-5, e.g. 1,2,3,4")
+        out.append(int(part))
+    return tuple(dict.fromkeys(out))
+
+
+@eval_app.command("locomo")
+def locomo(
+    paths: Annotated[list[Path], typer.Argument(help="LoCoMo JSON files or directories of them.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    answer: Annotated[bool, typer.Option("--answer/--no-answer",
+                                         help="Ask the model for answers (--no-answer: retrieval only, fast).")] = True,
+    k: Annotated[int, typer.Option("--k", min=1, help="Retrieved turns given to the model per question.")] = 10,
+    max_questions: Annotated[int | None, typer.Option(
+        "--max-questions", min=1, help="Most questions in total, sampled evenly per category (deterministic).")] = None,
+    categories: Annotated[str, typer.Option(help="Categories to ask: 1 multi-hop, 2 temporal, 3 open-domain, "
+                                                 "4 single-hop, 5 adversarial.")] = "1,2,3,4,5",
+    memory_dir: Annotated[Path | None, typer.Option(
+        "--memory-dir", help="Memory bank directory (default: a temporary directory, removed afterwards).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Also save the results (with every answer) as JSON.")]
+    = None,
+    llm: Annotated[Backend, typer.Option("--llm", help="LLM backend.")] = Backend.local,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint, e.g. "
+                                                                    "http://127.0.0.1:8080/v1.")] = None,
+    model: Annotated[str, typer.Option("--model", help="Model name for the openai backend.")] = "local",
+    threads: Annotated[int, typer.Option("--threads", min=1, help="CPU threads of the local model.")] = 2,
+    ctx: Annotated[int, typer.Option("--ctx", min=256, help="Context window of the model (the full-context "
+                                                           "baseline fills it).")] = 4096,
+    answer_tokens: Annotated[int, typer.Option("--answer-tokens", min=1, help="Most tokens per answer.")] = 32,
+) -> None:
+    """Recall@k of evidence turns and answer F1 by category on LoCoMo, vs no-memory and full-context baselines.
+
+    Only the turns are ingested (never the data's summaries or observations). Overall figures average
+    categories 1-4; category 5 (adversarial) is reported apart.
+    """
+    from envs.conversation import load_locomo
+    from envs.errors import EnvUsageError
+    from memory.errors import MemoryBankError
+
+    try:
+        config = LocomoEvalConfig(k=k, max_questions=max_questions, categories=parse_categories(categories),
+                                  answer=answer, context_tokens=ctx, answer_tokens=answer_tokens)  # fmt: skip
+        if out is not None and out.is_dir():
+            raise UsageError(f"--out {str(out)!r} is a directory; give a file name such as {out / 'locomo.json'}")
+        conversations = [c for p in paths for c in load_locomo(p)]
+        chat = _chat_model(llm, base_url, model, threads, ctx, answer_tokens) if answer else None
+        report = _run(conversations, config, memory_dir, chat)
+    except (EvolveError, EnvUsageError, MemoryBankError) as exc:
+        raise _error(str(exc)) from None
+    meta = {"data": [str(p) for p in paths], "model": (llm.value if llm is not Backend.openai else
+                                                       f"openai:{model}") if answer else None}  # fmt: skip
+    data = {**report.to_dict(), **meta}
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({**report.to_dict(items=True), **meta}, indent=2))
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    _print_report(report, data, _stdout())
+    if out is not None:
+        _stdout().print(f"results saved to {out}")
+
+
+def _chat_model(llm: Backend, base_url: str | None, model: str, threads: int, ctx: int, answer_tokens: int) -> Any:
+    from agent.cli import BackendChoice, llm_config  # the one place the environment is read (OPENAI_API_KEY)
+    from agent.llm import make_chat_model
+
+    config = llm_config(BackendChoice(llm.value), base_url, model, threads, ctx)
+    return make_chat_model(config.model_copy(update={"max_tokens": answer_tokens}))
+
+
+def _run(conversations: list[Any], config: LocomoEvalConfig, memory_dir: Path | None, chat: Any) -> LocomoReport:
+    """Run the evaluation behind a rich progress bar on stderr (stdout stays clean for --json)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=Console(stderr=True))  # fmt: skip
+    tasks: dict[str, Any] = {}
+
+    def update(event: EvalProgress) -> None:
+        if event.stage not in tasks:
+            tasks[event.stage] = bar.add_task(event.stage, total=event.total)
+        bar.update(tasks[event.stage], completed=event.done)
+
+    with bar:
+        if memory_dir is not None:
+            return run_locomo_eval(conversations, config, memory_dir, chat=chat, on_progress=update)
+        with tempfile.TemporaryDirectory(prefix="evolve-locomo-") as tmp:
+            return run_locomo_eval(conversations, config, Path(tmp), chat=chat, on_progress=update)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _print_report(report: LocomoReport, data: dict[str, Any], console: Console) -> None:
+    ks = [f"recall@{k}" for k in report.ks]
+    answered = report.config.answer
+    table = Table(title=f"LoCoMo: memory bank retrieval{' and answers' if answered else ''} "
+                        f"({data['questions']} questions in categories 1-4)")  # fmt: skip
+    for col in ("category", "n", *ks):
+        table.add_column(col)
+    if answered:
+        for col in ("F1 memory", "F1 full context", "F1 no memory", "evidence in context"):
+            table.add_column(col)
+
+    def row(name: str, block: dict[str, Any]) -> list[str]:
+        cells = [name, str(block["questions"]), *(_fmt(block[k]) for k in ks)]
+        if answered:
+            cells += [_fmt(block["f1"]), _fmt(block["full_context_f1"]), _fmt(block["no_memory_f1"]),
+                      _fmt(block.get("full_context_evidence_in_context"))]  # fmt: skip
+        return cells
+
+    for cat, block in data["by_category"].items():
+        table.add_row(*row(f"{cat} {block['name']}", block))
+    overall = report.summary()
+    table.add_row(*row("overall (1-4)", overall), style="bold")
+    for conv_id, block in data["by_conversation"].items():
+        table.add_row(*row(f"conversation {conv_id}", block), style="dim")
+    console.print(table)
+    for note in report.truncation_notes():
+        console.print(note)
+    if answered:
+        per = ", ".join(f"{m} {data['seconds_per_answer'].get(m, 0):.2f}" for m in METHODS)
+        console.print(f"seconds per answer: {per}; model errors: {report.model_errors}")
+    console.print("category 5 (adversarial) scores abstaining ('Not mentioned in the conversation'); "
+                  "it is not part of the overall figures")  # fmt: skip
