@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +28,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from agent.locomo_eval import to_dialogue  # noqa: E402
 from envs.conversation import load_locomo  # noqa: E402
 from memory import MemoryBank, MemoryConfig  # noqa: E402
 from memory.dialogue import (  # noqa: E402
     CATEGORY_NAMES,
-    DialogueQuestion,
-    DialogueTurn,
     RetrievalReport,
     bank_rankings,
     baseline_rankings,
@@ -53,32 +50,6 @@ ABLATIONS: dict[str, dict[str, Any]] = {
         "weights": {"relevance": 1.0, "recency": 0.0, "importance": 0.0, "retention": 0.0, "utility": 0.0}
     },
 }
-
-
-def parse_date(text: str, fallback: float) -> float:
-    """LoCoMo dates look like "1:56 pm on 8 May, 2023"; fall back to ``fallback`` when they do not."""
-    for fmt in ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y"):
-        try:
-            return datetime.strptime(text.strip(), fmt).timestamp()
-        except ValueError:
-            continue
-    return fallback
-
-
-def convert(conv: Any) -> tuple[list[DialogueTurn], list[DialogueQuestion]]:
-    """envs.conversation.Conversation -> memory's plain turns and questions."""
-    turns = []
-    for session in conv.sessions:
-        ts = parse_date(session.date_time, fallback=1_600_000_000.0 + 86_400.0 * session.index)
-        for t in session.turns:
-            turns.append(DialogueTurn(t.dia_id, t.speaker, t.text, str(session.index), ts, session.date_time,
-                                      t.image_caption))  # fmt: skip
-    questions = []
-    for q in conv.qa:
-        # a few evidence entries hold two ids in one string ("D8:6; D9:17")
-        evidence = tuple(e for raw in q.evidence for e in re.split(r"[;,\s]+", raw) if e)
-        questions.append(DialogueQuestion(q.question, evidence, q.category, q.answer or ""))
-    return turns, questions
 
 
 def merge(reports: list[RetrievalReport], weights: list[dict[int, int]]) -> RetrievalReport:
@@ -114,7 +85,7 @@ def main() -> None:
     weights: list[dict[int, int]] = []
     timings: dict[str, float] = {}
     for conv in convs:
-        turns, questions = convert(conv)
+        turns, questions = to_dialogue(conv)
         t0 = time.perf_counter()
         turn_vecs = embedder.embed([turn_text(t) for t in turns])
         q_vecs = embedder.embed([q.question for q in questions])
