@@ -146,8 +146,8 @@ def demo(
     base_url: BaseUrlOpt = None,
     model: ModelOpt = "local",
     out: Annotated[Path, typer.Option(help="Run directory (results, memory).")] = Path("runs/demo"),
-    train: Annotated[int, typer.Option(min=1, help="Training games.")] = 3,
-    test: Annotated[int, typer.Option(min=1, help="Unseen test games.")] = 3,
+    train: Annotated[int, typer.Option(min=1, help="Training games.")] = 2,
+    test: Annotated[int, typer.Option(min=1, help="Unseen test games.")] = 2,
 ) -> None:
     """The main job in small: a short self-evolution run on a TextWorldExpress game."""
     from agent.demo import run_demo

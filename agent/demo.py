@@ -20,12 +20,12 @@ from agent.llm.config import LLMConfig
 from memory import MemoryBank, MemoryConfig
 
 
-def run_demo(config: LLMConfig, out_dir: Path, console: Console, *, train: int = 3, test: int = 3) -> None:
+def run_demo(config: LLMConfig, out_dir: Path, console: Console, *, train: int = 2, test: int = 2) -> None:
     """Run the demo, printing each episode and the final table."""
     start = time.perf_counter()
     bench = BenchConfig(
         env_id="twx-twc", preset="easy", train=train, test=test, settings=("in",), ablations=("none", "full"),
-        evolution=EvolutionConfig(trials=2, max_steps=12, reflect_every=0, forget_every=0),
+        evolution=EvolutionConfig(trials=1, max_steps=10, reflect_every=0, forget_every=0),
     )  # fmt: skip
     console.rule("self-evolution on TextWorldExpress twc (easy): put objects where they belong")
     console.print(f"model: {config.backend}; {train} training games, then {test} unseen games without and with memory")
