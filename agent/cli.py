@@ -35,7 +35,12 @@ from agent.cli_memory import memory_app  # noqa: E402
 
 app.add_typer(envs_app, name="envs", help="List environments and play one in the terminal.")
 app.add_typer(memory_app, name="memory", help="Inspect and manage the memory bank.")
-app.add_typer(eval_app, name="eval", help="Evaluate memory on conversation benchmarks (LoCoMo).")
+from agent.cli_chat import chat, eval_memorybank, ui  # noqa: E402
+
+app.add_typer(eval_app, name="eval", help="Evaluate memory on conversation benchmarks (LoCoMo, MemoryBank).")
+app.command()(chat)
+app.command()(ui)
+eval_app.command("memorybank")(eval_memorybank)
 console = Console()
 err_console = Console(stderr=True)
 
