@@ -50,16 +50,17 @@ log = logging.getLogger(__name__)
 
 SYSTEM_PROMPT = (
     "You are a warm, attentive AI companion chatting with {user}. Today is {today}.\n"
-    "Reply naturally to what {user} says now, in one to three sentences. Before each message you get notes "
-    "from your earlier conversations with {user}, with their dates: use them when the message refers to the "
-    "past or when they help. If {user} asks about something the notes do not contain, say that you do not "
-    "remember; never invent it."
+    "Reply naturally to what {user} says now, in one to three sentences. Before each message you get your "
+    "memories of earlier conversations with {user}, with their dates. Answer questions about the past from "
+    "these memories; only when they hold nothing about it, say so."
 )
 """System prompt of a chat (placeholders: user, today). It stays the same through a session, and the
-recent turns follow it unchanged, so llama.cpp reuses their KV cache; only the notes and the message at
-the end are new."""
+recent turns follow it unchanged, so llama.cpp reuses their KV cache; only the memories and the message
+at the end are new. (Wording tried on Qwen2.5-1.5B: asking it to "say you do not remember" when unsure
+made it refuse facts that were in its memories; this wording recalls them, though a small model may
+still invent what is absent.)"""
 
-MEMORY_PROMPT = "Notes from earlier conversations with {user} (they may not matter for this message):\n{memories}"
+MEMORY_PROMPT = "Your memories of {user} (dated):\n{memories}"
 """A system message just before the user's message: the memories retrieved for it."""
 
 NO_MEMORIES = "(none found for this message)"
@@ -348,7 +349,7 @@ class ChatSession:
         for kind in (MemoryKind.PROFILE, MemoryKind.SUMMARY, MemoryKind.EXPERIENCE):
             hits = sorted(groups.get(kind, []), key=lambda h: -h.record.created_at)
             for hit in hits:
-                text = hit.record.text.replace("\n", " / ")
+                text = hit.record.text.replace("\nAssistant: ", " / You: ").replace("\n", " / ")
                 lines.append(f"- [{memory_dates(self.bank, hit.record)}, {KIND_LABELS.get(kind, kind.value)}] {text}")
         system = SYSTEM_PROMPT.format(user=self.user, today=spoken_date(self.bank.clock()))
         out: list[BaseMessage] = [SystemMessage(system)]

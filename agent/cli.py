@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.errors import EvolveError
-from agent.llm.config import LLMConfig
+from agent.llm.config import BackendChoice, LLMConfig
 
 app = typer.Typer(
     name="evolve",
@@ -45,12 +44,6 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-class BackendChoice(str, Enum):
-    """LLM backends selectable on the command line."""
-
-    local = "local"
-    local_small = "local-small"
-    openai = "openai"
 
 
 LlmOpt = Annotated[BackendChoice, typer.Option("--llm", help="LLM backend.")]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,7 +19,7 @@ import typer
 from pydantic import SecretStr
 
 from agent.errors import EvolveError
-from agent.llm.config import LLMConfig
+from agent.llm.config import BackendChoice, LLMConfig
 
 if TYPE_CHECKING:  # the heavy imports wait until a command runs, so `evolve --help` stays quick
     from langchain_core.language_models.chat_models import BaseChatModel
@@ -38,12 +37,7 @@ make_model: Callable[[LLMConfig], BaseChatModel] = _make_chat_model
 """Builds the chat model from the typed config; tests swap in the scripted fake."""
 
 
-class Backend(str, Enum):
-    """LLM backends selectable on the command line."""
-
-    local = "local"
-    local_small = "local-small"
-    openai = "openai"
+Backend = BackendChoice
 
 
 LlmOpt = Annotated[Backend, typer.Option("--llm", help="LLM backend.")]

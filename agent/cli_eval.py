@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.errors import EvolveError, UsageError
+from agent.llm.config import BackendChoice
 from agent.locomo_eval import METHODS, EvalProgress, LocomoEvalConfig, LocomoReport, run_locomo_eval
 
 eval_app = typer.Typer(
@@ -29,12 +29,7 @@ eval_app = typer.Typer(
 )
 
 
-class Backend(str, Enum):
-    """LLM backends (the same choices as ``--llm`` elsewhere; see ``agent.llm.config.BACKENDS``)."""
-
-    local = "local"
-    local_small = "local-small"
-    openai = "openai"
+Backend = BackendChoice
 
 
 @eval_app.callback()
@@ -122,10 +117,10 @@ def locomo(
 
 
 def _chat_model(llm: Backend, base_url: str | None, model: str, threads: int, ctx: int, answer_tokens: int) -> Any:
-    from agent.cli import BackendChoice, llm_config  # the one place the environment is read (OPENAI_API_KEY)
+    from agent.cli import llm_config  # the one place the environment is read (OPENAI_API_KEY)
     from agent.llm import make_chat_model
 
-    config = llm_config(BackendChoice(llm.value), base_url, model, threads, ctx)
+    config = llm_config(llm, base_url, model, threads, ctx)
     return make_chat_model(config.model_copy(update={"max_tokens": answer_tokens}))
 
 

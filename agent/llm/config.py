@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Literal
 
@@ -9,6 +10,14 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 
 Backend = Literal["local", "local-small", "openai"]
 BACKENDS: tuple[Backend, ...] = ("local", "local-small", "openai")
+
+
+class BackendChoice(str, Enum):
+    """The backends as an Enum, for command-line choices."""
+
+    local = "local"
+    local_small = "local-small"
+    openai = "openai"
 
 
 def default_cache_dir() -> Path:
