@@ -82,6 +82,7 @@ def main(
 ) -> None:
     """An in-context self-evolving LLM agent with an external memory bank."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
