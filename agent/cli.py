@@ -177,6 +177,9 @@ def _progress_printer(console: Console) -> Any:
             e = event.last
             last = f"seed {e.seed}: {'won' if e.success else 'lost'} score {e.score:.2f} in {e.n_steps} steps"
         bar.update(tasks[event.phase], completed=event.done, last=last)
+        if not console.is_terminal and last:
+            # no live bar in a log file or CI: one line per finished episode instead
+            console.print(f"{event.phase} {event.done}/{event.total}: {last}", markup=False, highlight=False)
 
     return bar, update
 

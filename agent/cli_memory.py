@@ -417,6 +417,8 @@ def forget_command(
                              markup=False)  # fmt: skip
             return
         report = bank.forget(dry_run=dry_run)
+        if report.index_pending:
+            bank.sync()  # a one-shot command leaves the vector index tidy
         groups = {"decayed": report.decayed, "low_utility": report.low_utility, "over_capacity": report.over_capacity}
         texts = {r.id: r.text for r in bank.get_many([i for ids in groups.values() for i in ids])}
     result = {"dry_run": dry_run, "examined": report.examined, "archived": report.archived,

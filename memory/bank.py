@@ -109,6 +109,8 @@ class MemoryBank:
         self._embed = embed
         self._keyword: dict[Scope, retrieval.KeywordState] = {}
         self._scopes: set[Scope] = set()
+        self._pending_deletes: dict[str, int] = {}
+        """Archived vectors per collection still in the index (retrieval widens its pool by these)."""
         self._closed = False
         self._refresh_scopes()
         pending = self.ledger.count("synced = 0") + int(self.ledger.query("SELECT COUNT(*) FROM tombstones")[0][0])
@@ -498,12 +500,12 @@ class MemoryBank:
 
     # -- lifecycle (see memory.lifecycle) ----------------------------------------------------------------
     def forget(
-        self, now: float | None = None, *, dry_run: bool = False, sync_index: bool = True
+        self, now: float | None = None, *, dry_run: bool = False, sync_index: bool | None = None
     ) -> lifecycle.ForgetReport:
         """Archive decayed, low-utility and over-capacity memories (never pinned ones).
 
         See :func:`memory.lifecycle.forget`; ``sync_index=False`` leaves the vector-index deletions to
-        :meth:`sync`.
+        :meth:`sync`, ``None`` does so only beyond ``config.forget_inline_deletes`` memories.
         """
         self._check_open()
         return lifecycle.forget(self, self._now(now), dry_run=dry_run, sync_index=sync_index)

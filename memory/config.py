@@ -73,6 +73,10 @@ class MemoryConfig(BaseModel):
     """Utility pruning needs at least this many reported outcomes."""
     prune_below_utility: float = Field(default=0.2, ge=0.0, le=1.0)
     """A memory used ``prune_min_uses`` times whose smoothed utility is below this is archived."""
+    forget_inline_deletes: int = Field(default=2000, ge=0)
+    """A forget sweep archiving more than this many memories leaves their vector-index deletions to
+    :meth:`MemoryBank.sync` (Chroma deletes ~4k vectors/s here; archived memories are never retrieved
+    meanwhile, since retrieval widens its candidate pool by the pending deletions)."""
     insight_initial_votes: int = Field(default=2, ge=1)
     """Votes of a newly added insight (ExpeL starts at 2); an insight at 0 votes is archived."""
     hybrid: bool = True

@@ -12,6 +12,7 @@ the main index, or when asked.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter
@@ -22,6 +23,10 @@ from functools import lru_cache
 import bm25s
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN
+
+# bm25s sets its own logger to DEBUG on import, which prints "Building index" lines through any
+# application's root handler; its messages are only wanted as warnings.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _WORD = re.compile(r"[a-z0-9]+")  # "caroline's" -> caroline, s; "don't" -> don, t (both stop words)
 # NLTK's English stop-word list (pronouns, auxiliaries, question words) plus bm25s's Lucene list.

@@ -55,6 +55,8 @@ class ForgetReport:
     """Wall time of the whole sweep, index deletions included."""
     index_seconds: float = 0.0
     """Part of ``seconds`` spent deleting archived vectors from the vector index."""
+    index_pending: int = 0
+    """Archived memories whose vectors wait for :meth:`MemoryBank.sync` to leave the index."""
     dry_run: bool = False
     """True when nothing was changed."""
 
@@ -78,7 +80,7 @@ class SnapshotInfo:
     """SQLite file holding it."""
 
 
-def forget(bank: MemoryBank, now: float, *, dry_run: bool = False, sync_index: bool = True) -> ForgetReport:
+def forget(bank: MemoryBank, now: float, *, dry_run: bool = False, sync_index: bool | None = None) -> ForgetReport:
     """Archive decayed, low-utility and over-capacity memories; pinned ones are never touched.
 
     1. Decay: kinds in ``config.decaying_kinds`` whose retention exp(-t/S) < ``forget_below_retention``.
@@ -90,7 +92,9 @@ def forget(bank: MemoryBank, now: float, *, dry_run: bool = False, sync_index: b
 
     With ``sync_index=False`` the vector-index deletions are left to :meth:`MemoryBank.sync` (archived
     memories are never retrieved meanwhile): Chroma deletes ~4k vectors/s here, which dominates a sweep
-    that forgets tens of thousands of memories.
+    that forgets tens of thousands of memories. ``None`` (default) deletes inline up to
+    ``config.forget_inline_deletes`` memories and defers beyond that; ``report.index_pending`` says how
+    many deletions wait for :meth:`MemoryBank.sync`.
     """
     start = time.perf_counter()
     cfg = bank.config
@@ -139,7 +143,9 @@ def forget(bank: MemoryBank, now: float, *, dry_run: bool = False, sync_index: b
             report.over_capacity.append(ids[i])
     if not dry_run and reasons:
         rows_out = [(ids[i], kinds[i], nss[i], r) for i, r in reasons.items()]
-        report.index_seconds = _archive_rows(bank, rows_out, actor="forget", sync_index=sync_index)
+        inline = len(rows_out) <= cfg.forget_inline_deletes if sync_index is None else sync_index
+        report.index_seconds = _archive_rows(bank, rows_out, actor="forget", sync_index=inline)
+        report.index_pending = 0 if inline else len(rows_out)
     report.seconds = time.perf_counter() - start
     return report
 
@@ -183,12 +189,14 @@ def _archive_rows(
             (now, now),
         )
         conn.execute("DELETE FROM _archive")
-    if not sync_index:
-        return 0.0
-    start = time.perf_counter()
     by_collection: dict[str, list[str]] = {}
     for mid, kind, ns, _ in rows:
         by_collection.setdefault(bank.collection(MemoryKind(kind), ns), []).append(mid)
+    if not sync_index:
+        for name, ids in by_collection.items():
+            bank._pending_deletes[name] = bank._pending_deletes.get(name, 0) + len(ids)
+        return 0.0
+    start = time.perf_counter()
     for name, ids in by_collection.items():
         bank.store.delete(name, ids)
         bank._mark_synced(ids)

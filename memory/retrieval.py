@@ -86,6 +86,31 @@ def resolve_scopes(
     return [(k, n) for k in kind_list for n in nss if (k, n) in bank._scopes]
 
 
+def _dense_hits(bank: MemoryBank, name: str, qvec: np.ndarray, pool: int, need: int) -> Any:
+    """The ``pool`` nearest vectors of a collection, reaching past archived ones still in the index.
+
+    After a deferred forget (see :func:`memory.lifecycle.forget`) archived vectors wait in the index for
+    :meth:`MemoryBank.sync`; when they crowd the top, the pool grows (x4) until it holds ``need`` live
+    candidates or covers every pending deletion.
+    """
+    pending = bank._pending_deletes.get(name, 0)
+    n = pool
+    while True:
+        hits = bank.store.query(name, qvec, n)
+        if not pending or len(hits.ids) < n or n >= pool + pending:
+            return hits
+        stale = 0
+        for start in range(0, len(hits.ids), 900):
+            chunk = hits.ids[start : start + 900]
+            marks = ", ".join("?" * len(chunk))
+            stale += int(bank.ledger.query(
+                f"SELECT COUNT(*) FROM memories WHERE status = 'archived' AND synced = 0 AND id IN ({marks})", chunk
+            )[0][0])  # fmt: skip
+        if len(hits.ids) - stale >= need:
+            return hits
+        n = min(n * 4, pool + pending)
+
+
 def retrieve(
     bank: MemoryBank,
     query: str,
@@ -118,7 +143,7 @@ def retrieve(
     wanted: list[str] = []
     for scope in scopes:
         name = bank.collection(*scope)
-        hits = bank.store.query(name, qvec, pool)
+        hits = _dense_hits(bank, name, qvec, pool, need=max(k * bank.config.oversample, pool // 2))
         dense = dict(zip(hits.ids, hits.similarities.tolist(), strict=True))
         kw = keyword_index(bank, scope).query(query, pool) if bank.config.hybrid else None
         candidates.append((scope, dense, kw))

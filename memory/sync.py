@@ -128,8 +128,10 @@ def sync(bank: MemoryBank) -> int:
     for start in range(0, len(items), 5000):
         push(bank, dict(items[start : start + 5000]))
     for name, ids in deletes.items():
-        bank.store.delete(name, ids)
-        mark_synced(bank, ids)
+        for start in range(0, len(ids), 5000):
+            bank.store.delete(name, ids[start : start + 5000])
+            mark_synced(bank, ids[start : start + 5000])
+        bank._pending_deletes.pop(name, None)
     tombs = bank.ledger.query("SELECT id, collection FROM tombstones")
     by_col: dict[str, list[str]] = {}
     for mid, name in tombs:

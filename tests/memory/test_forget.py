@@ -127,3 +127,21 @@ def test_forget_sweep_is_fast_and_model_free(tmp_path: Path) -> None:
     assert 0 < report.archived < 3000 and report.seconds < 5
     assert bank.stats()["active"] == 3000 - report.archived
     bank.close()
+
+
+def test_large_sweep_defers_index_deletes_and_retrieval_skips_archived(tmp_path: Path, embed) -> None:
+    now = [T0]
+    bank = _bank(tmp_path, embed, now, forget_inline_deletes=3, candidate_pool=4, oversample=1, hybrid=False)
+    old = bank.insert_many([MemoryInput(text=f"where is the red key? {i}") for i in range(8)])
+    now[0] = T0 + 59 * DAY
+    fresh = bank.insert_many([MemoryInput(text=f"a key lies under rug {i}") for i in range(3)])
+    collection = bank.collection(MemoryKind.EXPERIENCE, "agent")
+    report = bank.forget(now=T0 + 60 * DAY)
+    assert sorted(report.decayed) == sorted(old) and report.index_pending == 8 and report.index_seconds == 0.0
+    assert bank.store.count(collection) == 11  # vectors still indexed; ledger says archived
+    hits = bank.retrieve("where is the red key?", k=3, kinds=[MemoryKind.EXPERIENCE], record=False)
+    assert sorted(h.id for h in hits) == sorted(fresh)  # the pool reached past the 8 archived vectors
+    assert bank.sync() == 8
+    assert bank.store.count(collection) == 3 and bank._pending_deletes == {}
+    assert all(bank.get(m).status is MemoryStatus.ARCHIVED for m in old)  # archived, restorable
+    bank.close()
