@@ -44,6 +44,10 @@ class ActorConfig(BaseModel):
     """Times an unusable reply is sent back before falling back."""
     thought_chars: int = Field(default=200, ge=20)
     """Longest thought, in characters (the reply schema's ``maxLength``)."""
+    hide_spent: bool = True
+    """Leave out of the list (and the enum) actions already taken in this episode that earned nothing,
+    while other actions remain: a small model otherwise keeps re-choosing "look around" or re-opening
+    what is open (measured: ~45% repeats). Actions that earned reward stay available."""
 
 
 @dataclass
@@ -137,8 +141,19 @@ class Actor:
         changing.append(p["choose"])
         return [SystemMessage("\n\n".join(stable)), HumanMessage("\n\n".join(changing))]
 
-    def _action_list(self, state: ActorState) -> str:
+    def options(self, state: ActorState) -> list[str]:
+        """The actions offered to the model: the shortlist, without spent ones (see ``hide_spent``)."""
         shown = list(state.shown_actions or state.valid_actions)[: self.config.max_actions_shown]
+        if not self.config.hide_spent:
+            return shown
+        best: dict[str, float] = {}
+        for step in state.history:
+            best[step.action] = max(best.get(step.action, step.reward), step.reward)
+        fresh = [a for a in shown if best.get(a, 1.0) > 0]
+        return fresh or shown
+
+    def _action_list(self, state: ActorState) -> str:
+        shown = self.options(state)
         outcome: dict[str, float] = {}
         for step in state.history:
             outcome[step.action] = min(outcome.get(step.action, step.reward), step.reward)
@@ -170,7 +185,7 @@ class Actor:
         key = "action" if state.valid_actions else "answer"
         value: dict[str, Any] = {"type": "string"}
         if state.valid_actions and constrained:
-            value["enum"] = list(state.shown_actions or state.valid_actions)[: self.config.max_actions_shown]
+            value["enum"] = self.options(state)
         # A bounded thought keeps a small model from rambling past max_tokens and truncating the JSON.
         thought: dict[str, Any] = {"type": "string", "maxLength": self.config.thought_chars}
         return {
@@ -206,6 +221,6 @@ class Actor:
         log.warning("actor fallback: %s", error)
         if key == "answer":
             return Decision(action="", source="fallback", error=error, calls=self.config.retries + 1)
-        options = list(state.shown_actions or state.valid_actions)
+        options = self.options(state)
         action = pick_untried(options, state.history, state.context.rewarded_actions) or options[0]
         return Decision(action=action, source="fallback", error=error, calls=self.config.retries + 1)

@@ -120,3 +120,19 @@ def test_episode_round_trips_through_json(twc: envs.Env) -> None:
 )
 def test_nearest_action(text: str, expected: str) -> None:
     assert nearest_action(text, ["open fridge", "take apple", "look around"]) == expected
+
+
+def test_spent_actions_leave_the_list_and_the_enum(twc: envs.Env) -> None:
+    obs = twc.reset(seed=3)
+    actor = Actor(ScriptedChatModel())
+    spent = StepRecord("look around", obs.text, reward=0.0)
+    earned = StepRecord("take dirty teal dress", "You take the dirty teal dress.", reward=1.0)
+    state = ActorState(task=obs.task, first_observation=obs.text, observation=obs.text,
+                       valid_actions=obs.valid_actions, history=[spent, earned])  # fmt: skip
+    offered = actor.options(state)
+    assert "look around" not in offered and "- look around" not in actor.messages(state)[-1].text
+    assert "look around" not in actor.schema(state)["properties"]["action"]["enum"]
+    assert set(offered) == set(obs.valid_actions) - {"look around"}  # a rewarded action stays available
+    every = [StepRecord(a, "", reward=0.0) for a in obs.valid_actions]
+    assert actor.options(ActorState(task=obs.task, first_observation=obs.text, observation=obs.text,
+                                    valid_actions=obs.valid_actions, history=every)) == list(obs.valid_actions)
