@@ -31,6 +31,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from pydantic import BaseModel, Field
 
 from agent.errors import UsageError
+from agent.prompting import load_prompts
 from memory import (
     ForgetReport,
     MemoryBank,
@@ -48,22 +49,6 @@ from memory.tokens import truncate_to_tokens
 
 log = logging.getLogger(__name__)
 
-SYSTEM_PROMPT = (
-    "You are a warm, attentive AI companion chatting with {user}. Today is {today}.\n"
-    "Reply naturally to what {user} says now, in one to three sentences. Before each message you get your "
-    "memories of earlier conversations with {user}, with their dates. Answer questions about the past from "
-    "these memories; only when they hold nothing about it, say so."
-)
-"""System prompt of a chat (placeholders: user, today). It stays the same through a session, and the
-recent turns follow it unchanged, so llama.cpp reuses their KV cache; only the memories and the message
-at the end are new. (Wording tried on Qwen2.5-1.5B: asking it to "say you do not remember" when unsure
-made it refuse facts that were in its memories; this wording recalls them, though a small model may
-still invent what is absent.)"""
-
-MEMORY_PROMPT = "Your memories of {user} (dated):\n{memories}"
-"""A system message just before the user's message: the memories retrieved for it."""
-
-NO_MEMORIES = "(none found for this message)"
 KIND_LABELS = {MemoryKind.EXPERIENCE: "conversation", MemoryKind.SUMMARY: "summary", MemoryKind.PROFILE: "about"}
 COMMANDS = {
     "/memories": "what I know about you",
@@ -351,11 +336,13 @@ class ChatSession:
             for hit in hits:
                 text = hit.record.text.replace("\nAssistant: ", " / You: ").replace("\n", " / ")
                 lines.append(f"- [{memory_dates(self.bank, hit.record)}, {KIND_LABELS.get(kind, kind.value)}] {text}")
-        system = SYSTEM_PROMPT.format(user=self.user, today=spoken_date(self.bank.clock()))
+        prompts = load_prompts("chat")
+        system = prompts["system"].format(user=self.user, today=spoken_date(self.bank.clock()))
         out: list[BaseMessage] = [SystemMessage(system)]
         for said, answered, _ in self._window():
             out.extend([HumanMessage(said), AIMessage(answered)])
-        out.append(SystemMessage(MEMORY_PROMPT.format(user=self.user, memories="\n".join(lines) or NO_MEMORIES)))
+        shown = "\n".join(lines) or prompts["no_memories"]
+        out.append(SystemMessage(prompts["memories"].format(user=self.user, memories=shown)))
         out.append(HumanMessage(message))
         return out
 

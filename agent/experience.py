@@ -23,7 +23,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from agent.errors import UsageError
 from agent.llm.structured import complete_json
-from agent.prompting import MemoryContext
+from agent.prompting import MemoryContext, load_prompts
 from agent.trajectory import Episode
 from memory import MemoryBank, MemoryInput, MemoryKind
 from memory.reflect import JsonLLM
@@ -108,15 +108,6 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
     return items
 
 
-REFLEXION_PROMPT = (
-    "You failed this task. Task: {task}\nStart: {start}\nYour actions: {actions}\nLast observation: {last}\n"
-    "In one or two sentences, say concretely what went wrong and what to do differently next time "
-    "(name the objects, places or actions). No generic advice."
-)
-RATIONALE_PROMPT = (
-    "Task: {task}\nStart: {start}\nA correct solution is: {actions}\n"
-    "In one or two sentences, explain concretely why these steps solve the task (name objects and places)."
-)
 _TEXT_SCHEMA = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
 
 
@@ -127,12 +118,13 @@ def write_reflection(chat: BaseChatModel, episode: Episode, *, gold: Sequence[st
         agent.errors.ModelOutputError: the model gave no usable reply (the caller counts it).
     """
     start = _short(episode.first_observation, 60)
+    templates = load_prompts("reflection")
     if gold is None:
-        prompt = REFLEXION_PROMPT.format(task=episode.task, start=start, actions=" -> ".join(
-            s.action for s in episode.steps) or "(none)", last=_short(episode.steps[-1].observation if
-            episode.steps else "", 40))  # fmt: skip
+        actions = " -> ".join(s.action for s in episode.steps) or "(none)"
+        last = _short(episode.steps[-1].observation if episode.steps else "", 40)
+        prompt = templates["reflexion"].format(task=episode.task, start=start, actions=actions, last=last)
     else:
-        prompt = RATIONALE_PROMPT.format(task=episode.task, start=start, actions=" -> ".join(gold))
+        prompt = templates["rationale"].format(task=episode.task, start=start, actions=" -> ".join(gold))
     reply = complete_json(chat, [HumanMessage(prompt)], _TEXT_SCHEMA, retries=1, name="reflection")
     episode.counters.llm_calls += reply.attempts
     episode.counters.input_tokens += reply.input_tokens

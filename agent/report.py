@@ -118,12 +118,11 @@ def learning_curve(
         title: the figure title.
         window: rolling window of the training curve.
     """
-    import matplotlib
+    # A bare Figure (no pyplot): renders to PNG without touching the caller's backend (a notebook's inline one).
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    fig = Figure(figsize=(8, 4.5), dpi=110)
+    ax = fig.subplots()
     if train:
         wins = [1.0 if e.success else 0.0 for e in train]
         rolling = [sum(wins[max(0, i - window + 1) : i + 1]) / len(wins[max(0, i - window + 1) : i + 1])
@@ -143,5 +142,4 @@ def learning_curve(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path

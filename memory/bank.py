@@ -95,7 +95,7 @@ class MemoryBank:
         self.config = config
         self.clock = clock
         config.path.mkdir(parents=True, exist_ok=True)
-        self.ledger = Ledger(config.ledger_path)
+        self.ledger = Ledger(config.ledger_path, clock=clock)
         try:
             if store is None:
                 if config.server_url:

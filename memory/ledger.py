@@ -24,7 +24,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,8 +197,10 @@ def from_blob(blob: bytes | None) -> np.ndarray | None:
 class Ledger:
     """The SQLite catalog; every method is one statement or runs inside :meth:`tx`."""
 
-    def __init__(self, path: Path, busy_timeout_ms: int = 30_000) -> None:
+    def __init__(self, path: Path, busy_timeout_ms: int = 30_000, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
+        self.clock = clock
+        """Time source of history and failure timestamps (the bank's clock, so a simulated day is logged as such)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._depth = 0
@@ -321,7 +323,7 @@ class Ledger:
     # -- history ------------------------------------------------------------------------------------------
     def log(self, entries: Iterable[tuple[str, str | None, str | None, str | None, str, str, Any, Any]]) -> None:
         """Append (op, memory_id, kind, namespace, actor, reason, before, after) entries, one timestamp."""
-        now = time.time()
+        now = self.clock()
         rows = [
             (now, op, mid, kind, ns, actor, reason, _json(before), _json(after))
             for op, mid, kind, ns, actor, reason, before, after in entries
@@ -372,7 +374,7 @@ class Ledger:
         with self.tx():
             self.conn.execute(
                 "INSERT INTO reflect_failures (ts, step, error, raw, experience_ids) VALUES (?, ?, ?, ?, ?)",
-                (time.time(), step, error, raw, json.dumps(list(experience_ids))),
+                (self.clock(), step, error, raw, json.dumps(list(experience_ids))),
             )
 
     def failures(self) -> list[dict[str, Any]]:

@@ -144,7 +144,7 @@ def forget(bank: MemoryBank, now: float, *, dry_run: bool = False, sync_index: b
     if not dry_run and reasons:
         rows_out = [(ids[i], kinds[i], nss[i], r) for i, r in reasons.items()]
         inline = len(rows_out) <= cfg.forget_inline_deletes if sync_index is None else sync_index
-        report.index_seconds = _archive_rows(bank, rows_out, actor="forget", sync_index=inline)
+        report.index_seconds = _archive_rows(bank, rows_out, actor="forget", sync_index=inline, now=now)
         report.index_pending = 0 if inline else len(rows_out)
     report.seconds = time.perf_counter() - start
     return report
@@ -164,14 +164,19 @@ def archive(bank: MemoryBank, memory_ids: Sequence[str], *, reason: str, actor: 
 
 
 def _archive_rows(
-    bank: MemoryBank, rows: Sequence[tuple[str, str, str, str]], *, actor: str, sync_index: bool = True
+    bank: MemoryBank,
+    rows: Sequence[tuple[str, str, str, str]],
+    *,
+    actor: str,
+    sync_index: bool = True,
+    now: float | None = None,
 ) -> float:
     """Archive rows in one transaction (set-based SQL, so 100k rows take about a second), then delete
     them from the vector index in batches unless ``sync_index`` is False (then :meth:`MemoryBank.sync`
     does it later; retrieval already ignores archived rows). Returns the seconds spent on the index."""
     if not rows:
         return 0.0
-    now = time.time()
+    now = bank.clock() if now is None else now
     with bank.ledger.tx() as conn:
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS _archive (id TEXT PRIMARY KEY, reason TEXT)")
         conn.execute("DELETE FROM _archive")
@@ -261,7 +266,7 @@ def snapshot(bank: MemoryBank, name: str) -> SnapshotInfo:
     finally:
         conn.close()
     os.replace(tmp, target)
-    now = time.time()
+    now = bank.clock()
     with bank.ledger.tx() as lconn:
         lconn.execute(
             "INSERT INTO snapshots (name, created_at, file, memories, history_seq) VALUES (?, ?, ?, ?, ?)",

@@ -41,6 +41,8 @@ def test_decay_archives_unused_memories_and_recall_protects(tmp_path: Path, embe
     assert bank.get(rule).status is MemoryStatus.ACTIVE  # insights do not decay with time
     entry = bank.history(forgotten)[-1]
     assert entry.op == "archive" and entry.actor == "forget" and "retention" in entry.reason
+    assert entry.ts == T0 + 60 * DAY  # logged at the sweep's time
+    assert bank.history(recalled)[0].ts == T0  # history follows the bank's clock, not the wall clock
     restored = bank.restore(forgotten)
     assert restored.status is MemoryStatus.ACTIVE
     assert bank.forget(now=T0 + 60 * DAY).archived == 0  # restoring resets the forgetting clock
