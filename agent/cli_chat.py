@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -295,11 +296,17 @@ def ui(
         raise _fail(exc) from None
     mode = "edits allowed" if allow_edits else "read-only"
     typer.echo(f"evolve dashboard on {server.url} ({mode}; memory {directory}; runs {runs}). Ctrl-C stops.")
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (a service manager, `kill`) closes the bank like Ctrl-C does
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         typer.echo("stopped")
     finally:
+        signal.signal(signal.SIGTERM, previous)
         server.server_close()
         bank.close()
 

@@ -256,3 +256,29 @@ def test_the_page_in_headless_chromium(server: DashboardServer, bank_dir: tuple[
         finally:
             browser.close()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_sigterm_stops_the_dashboard_cleanly(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from agent.llm.server import free_port
+
+    build_bank(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from agent.cli import app; app()", "ui", "--memory-dir", str(tmp_path),
+         "--runs", str(tmp_path / "runs"), "--port", str(free_port())],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert "evolve dashboard on http://127.0.0.1:" in first, first
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and "stopped" in rest
+    with MemoryBank(MemoryConfig(path=tmp_path)) as bank:  # closed cleanly: the bank opens, nothing lost
+        assert bank.stats()["active"] == 5
