@@ -44,6 +44,8 @@ from memory import MemoryBank, MemoryConfig
 log = logging.getLogger(__name__)
 
 Setting = Literal["in", "out"]
+EVAL_BLOCK = 10
+"""Held-out seeds are played in blocks of this many (every ablation on a block before the next)."""
 SETTING_NAMES = {"in": "in distribution (unseen games of the training fold)", "out": "out of distribution (test fold)"}
 
 
@@ -202,28 +204,55 @@ def run_bench(
             actor = Actor(chat or make_chat_model(llm), config.actor)
             evolver = Evolver(train_env, actor, bank, config.evolution, run_log, on_progress=on_progress)
             evolver.train(train_seeds)
-            for setting, (env, seeds) in held_out.items():
-                for ablation in config.ablations:
-                    evolver.evaluate(seeds, env, ablation, tag=f"{setting}/{ablation}")
-        train_episodes = [e for e in run_log.episodes if e.tag == "train"]
-        results: dict[str, Any] = {"env_id": config.env_id, "preset": config.preset, "train_seeds": train_seeds,
-                                   "settings": {}, "llm": record["llm"], "bench": record["bench"]}  # fmt: skip
-        results["train"] = summarise("train (all trials)", train_episodes).to_dict()
-        for setting, (env, seeds) in held_out.items():
-            summaries: list[Summary] = []
-            for ablation in config.ablations:
-                tag = f"{setting}/{ablation}"
-                summaries.append(summarise(ablation, [e for e in run_log.episodes if e.tag == tag and e.seed in seeds]))
-            if config.random_baseline:
-                rng = random.Random(0)
-                summaries.append(summarise("random", [random_episode(env, s, rng) for s in seeds]))
-            results["settings"][setting] = {"seeds": seeds, "split": env.split,
-                                            "summaries": [s.to_dict() for s in summaries]}  # fmt: skip
-        results["memory"] = bank.stats()
-        results["workers"] = workers
-        results["wall_seconds"] = round(time.perf_counter() - started, 1)
-        write_results(out_dir, results, train_episodes)
-        return results
+            # every ablation on a block of seeds before the next block, results rewritten after each: an
+            # interrupted bench still has figures for all ablations on the same tasks
+            for start in range(0, config.test, EVAL_BLOCK):
+                for setting, (env, seeds) in held_out.items():
+                    for ablation in config.ablations:
+                        evolver.evaluate(seeds[start : start + EVAL_BLOCK], env, ablation, tag=f"{setting}/{ablation}",
+                                         offset=start, total=len(seeds))  # fmt: skip
+                if start + EVAL_BLOCK < config.test:
+                    _collect(config, record, train_seeds, held_out, run_log, bank, workers, started, out_dir,
+                             tested=start + EVAL_BLOCK)  # fmt: skip
+        return _collect(config, record, train_seeds, held_out, run_log, bank, workers, started, out_dir,
+                        tested=config.test)  # fmt: skip
+
+
+def _collect(
+    config: BenchConfig,
+    record: dict[str, Any],
+    train_seeds: list[int],
+    held_out: dict[Setting, tuple[Env, list[int]]],
+    run_log: RunLog,
+    bank: MemoryBank,
+    workers: int,
+    started: float,
+    out_dir: Path,
+    *,
+    tested: int,
+) -> dict[str, Any]:
+    """Summarise the episodes logged so far on the first ``tested`` held-out seeds and write the results."""
+    train_episodes = [e for e in run_log.episodes if e.tag == "train"]
+    results: dict[str, Any] = {"env_id": config.env_id, "preset": config.preset, "train_seeds": train_seeds,
+                               "settings": {}, "llm": record["llm"], "bench": record["bench"],
+                               "complete": tested >= config.test}  # fmt: skip
+    results["train"] = summarise("train (all trials)", train_episodes).to_dict()
+    for setting, (env, all_seeds) in held_out.items():
+        seeds = all_seeds[:tested]
+        summaries: list[Summary] = []
+        for ablation in config.ablations:
+            tag = f"{setting}/{ablation}"
+            summaries.append(summarise(ablation, [e for e in run_log.episodes if e.tag == tag and e.seed in seeds]))
+        if config.random_baseline:
+            # one generator per seed: the random agent's game does not depend on which seeds ran before it
+            summaries.append(summarise("random", [random_episode(env, s, random.Random(s)) for s in seeds]))
+        results["settings"][setting] = {"seeds": seeds, "split": env.split,
+                                        "summaries": [s.to_dict() for s in summaries]}  # fmt: skip
+    results["memory"] = bank.stats()
+    results["workers"] = workers
+    results["wall_seconds"] = round(time.perf_counter() - started, 1)
+    write_results(out_dir, results, train_episodes)
+    return results
 
 
 def write_results(out_dir: Path, results: dict[str, Any], train: Sequence[Episode]) -> None:

@@ -299,12 +299,17 @@ class Evolver:
             self.on_progress(Progress("train", index, len(seeds), trials[-1]))
         return new
 
-    def evaluate(self, seeds: Sequence[int], env: Env, ablation: str, tag: str) -> list[Episode]:
-        """Held-out episodes with the memory kinds ``ablation`` allows; memory is not changed."""
+    def evaluate(
+        self, seeds: Sequence[int], env: Env, ablation: str, tag: str, *, offset: int = 0, total: int | None = None
+    ) -> list[Episode]:
+        """Held-out episodes with the memory kinds ``ablation`` allows; memory is not changed.
+
+        ``offset`` and ``total`` place ``seeds`` in a longer list for the progress bar (evaluation in blocks).
+        """
         kinds = ABLATIONS[ablation]
         episodes = [e for e in self.log.episodes if e.tag == tag and e.seed in set(seeds)]
         done = {e.seed for e in episodes}
-        for index, seed in enumerate(seeds, start=1):
+        for index, seed in enumerate(seeds, start=offset + 1):
             if seed in done:
                 continue
             obs = env.reset(seed=seed)
@@ -313,7 +318,7 @@ class Evolver:
             episode = run_episode(env, self.actor, seed=seed, context=context, max_steps=self.config.max_steps)
             self.log.append(episode, tag=tag)
             episodes.append(episode)
-            self.on_progress(Progress(f"eval {ablation}", index, len(seeds), episode))
+            self.on_progress(Progress(f"eval {tag}", index, total or len(seeds), episode))
         self.goal = weakest_task_type(episodes) or self.goal
         log.info("evaluation (%s): %d episodes; next goal: %s", tag, len(episodes), self.goal)
         return episodes

@@ -50,7 +50,8 @@ def test_unknown_ablation_is_a_usage_error() -> None:
     assert MemoryKind.FACT in ABLATIONS["full"] and ABLATIONS["none"] == ()
 
 
-def test_bench_runs_phases_writes_results_and_resumes(tmp_path: Path) -> None:
+def test_bench_runs_phases_writes_results_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("agent.bench.EVAL_BLOCK", 1)  # every ablation on one seed before the next seed
     config = BenchConfig(env_id="twx-twc", preset="easy", train=3, test=2, settings=("in",),
                          ablations=("none", "full"), evolution=EvolutionConfig(trials=2, max_steps=6,
                          reflect_every=0, forget_every=3))  # fmt: skip
@@ -71,6 +72,9 @@ def test_bench_runs_phases_writes_results_and_resumes(tmp_path: Path) -> None:
     log = RunLog.open(out / "episodes.jsonl")
     assert all(not e.memory_ids for e in log.episodes if e.tag == "in/none")
     assert any(e.memory_ids for e in log.episodes if e.tag == "in/full")
+    tested = [(e.tag, e.seed) for e in log.episodes if e.tag != "train"]
+    seeds = results["settings"]["in"]["seeds"]
+    assert tested == [(t, s) for s in seeds for t in ("in/none", "in/full")] and results["complete"]
     calls_before = len(fake.calls)
     # resume: everything is done, so a second run makes no model call for finished episodes
     run_bench(LLMConfig(backend="local-small"), config, out, chat=fake)
