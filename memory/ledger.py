@@ -117,6 +117,12 @@ COLUMNS = (
     "status", "superseded_by", "source_ids", "derived_from", "episode_id", "thread", "seq", "meta",
 )  # fmt: skip
 RECORD_SELECT = ", ".join(COLUMNS) + ", tokens"
+SCORING_SELECT = (
+    "id, status, created_at, COALESCE(last_recalled_at, created_at), strength, importance, utility_sum, "
+    "utility_count, thread, seq, tokens"
+)
+"""The columns retrieval scores candidates by (building full records for every candidate costs more than the
+query itself at 100k memories; only the chosen ones are read in full)."""
 CONTENT_OPS = ("insert", "edit", "archive", "restore", "rollback", "import")
 """History operations that change what the keyword index must contain."""
 
@@ -283,6 +289,15 @@ class Ledger:
             marks = ", ".join("?" * len(chunk))
             for row in self.query(f"SELECT {RECORD_SELECT} FROM memories WHERE id IN ({marks})", chunk):
                 out[row[0]] = (record_from_row(row), int(row[-1]))
+        return out
+
+    def scoring_rows(self, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+        """id -> the :data:`SCORING_SELECT` columns, for the ids that exist."""
+        out: dict[str, tuple[Any, ...]] = {}
+        for chunk in _chunks(list(ids), 900):
+            marks = ", ".join("?" * len(chunk))
+            for row in self.query(f"SELECT {SCORING_SELECT} FROM memories WHERE id IN ({marks})", chunk):
+                out[row[0]] = tuple(row)
         return out
 
     def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:

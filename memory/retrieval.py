@@ -150,20 +150,20 @@ def retrieve(
         wanted.extend(dense)
         if kw is not None:
             wanted.extend(kw.top_ids)
-    rows = bank.ledger.get(list(dict.fromkeys(wanted)))
+    rows = bank.ledger.scoring_rows(list(dict.fromkeys(wanted)))
     missing = [m for m in dict.fromkeys(wanted) if m not in rows]
     if missing and bank.config.server_url:
         for scope, dense, _ in candidates:
             ids = [m for m in dense if m not in rows]
             if ids:
                 adopt(bank, bank.collection(*scope), ids)
-        rows.update(bank.ledger.get(missing))
-    allowed = {MemoryStatus.ACTIVE} | ({MemoryStatus.SUPERSEDED} if include_superseded else set())
+        rows.update(bank.ledger.scoring_rows(missing))
+    allowed = {MemoryStatus.ACTIVE.value} | ({MemoryStatus.SUPERSEDED.value} if include_superseded else set())
     need_vectors = [m for _, dense, kw in candidates if kw is not None for m in kw.top_ids if m not in dense]
     vectors = bank.ledger.embeddings(need_vectors) if need_vectors else {}
     # Gather candidates of every scope; relevance is normalised over all of them together, so a
     # scope with one weak candidate cannot outrank a scope with a strong one.
-    recs: list[MemoryRecord] = []
+    cands: list[tuple[Any, ...]] = []
     sims_l: list[float] = []
     kw_raw: list[float] = []
     kw_z: list[float] = []
@@ -171,59 +171,82 @@ def retrieve(
     for scope, dense, kw in candidates:
         ids = [m for m in dict.fromkeys([*dense, *(kw.top_ids if kw else [])]) if m in rows]
         for m in ids:
-            r = rows[m][0]
-            if r.status not in allowed:
+            r = rows[m]
+            if r[1] not in allowed:
                 continue
             sim = dense[m] if m in dense else float(vectors[m] @ qvec) if m in vectors else -1.0
             if min_similarity is not None and sim < min_similarity:
                 continue
             raw = kw.score(m) if kw is not None else 0.0
-            recs.append(r)
+            cands.append(r)
             sims_l.append(sim)
             kw_raw.append(raw)
             kw_z.append((raw - kw.mean) / kw.std if kw is not None and kw.std > 1e-12 else 0.0)
-            threads.append(f"{scope[0].value}|{scope[1]}|{r.thread}" if r.thread is not None else None)
-    if not recs:
+            threads.append(f"{scope[0].value}|{scope[1]}|{r[8]}" if r[8] is not None else None)
+    if not cands:
         return []
     sims = np.array(sims_l)
     kws = np.array(kw_raw)
     fused = fuse(sims, np.array(kw_z) if bank.config.hybrid else None, bank.config.dense_weight,
                  bank.config.keyword_weight)  # fmt: skip
-    fused = neighbour_boost(fused, threads, [r.seq for r in recs], bank.config.neighbor_boost)
-    parts = score_parts(bank, recs, now)
+    fused = neighbour_boost(fused, threads, [r[9] for r in cands], bank.config.neighbor_boost)
+    created, last, strength, importance, usum, ucount = (
+        np.array([r[i] for r in cands], dtype=np.float64) for i in range(2, 8)
+    )
+    parts = score_arrays(bank, created, last, strength, importance, usum, ucount, now)
     parts["relevance"] = minmax(fused)
     total = mix(parts, bank.config.weights.model_dump())
-    scored: list[tuple[float, RetrievedMemory]] = []
-    for i, r in enumerate(recs):
+    order = [int(i) for i in np.argsort(-total, kind="stable")]
+    if lam is not None and len(order) > 1:
+        head = order[: max(k * bank.config.oversample, k)]
+        embs = bank.ledger.embeddings([cands[i][0] for i in head])
+        mat = np.stack([embs.get(cands[i][0], np.zeros_like(qvec)) for i in head])
+        picks = mmr(minmax(total[head]), mat, len(head), lam)
+        order = [head[i] for i in picks]
+    chosen = [order[i] for i in pack_by_tokens([int(cands[i][10]) for i in order], token_budget)][:k]
+    records = bank.ledger.get([cands[i][0] for i in chosen])
+    out: list[RetrievedMemory] = []
+    for i in chosen:
+        rec, tokens = records[cands[i][0]]
         sp = ScoreParts(
             relevance=float(parts["relevance"][i]), similarity=float(sims[i]), keyword=float(kws[i]),
             recency=float(parts["recency"][i]), importance=float(parts["importance"][i]),
             retention=float(parts["retention"][i]), utility=float(parts["utility"][i]),
         )  # fmt: skip
-        scored.append((float(total[i]), RetrievedMemory(r, float(total[i]), sp, rows[r.id][1])))
-    scored.sort(key=lambda x: -x[0])
-    ordered = [m for _, m in scored]
-    if lam is not None and len(ordered) > 1:
-        head = ordered[: max(k * bank.config.oversample, k)]
-        embs = bank.ledger.embeddings([m.id for m in head])
-        mat = np.stack([embs.get(m.id, np.zeros_like(qvec)) for m in head])
-        picks = mmr(minmax(np.array([m.score for m in head])), mat, len(head), lam)
-        ordered = [head[i] for i in picks]
-    chosen = [ordered[i] for i in pack_by_tokens([m.tokens for m in ordered], token_budget)][:k]
-    if record and chosen:
-        bank.ledger.record_recalls(
-            [m.id for m in chosen], now, bank.config.recall_growth, bank.config.max_strength_days
-        )
-    return chosen
+        out.append(RetrievedMemory(rec, float(total[i]), sp, tokens))
+    if record and out:
+        bank.ledger.record_recalls([m.id for m in out], now, bank.config.recall_growth, bank.config.max_strength_days)
+    return out
 
 
 def score_parts(bank: MemoryBank, recs: Sequence[MemoryRecord], now: float) -> dict[str, np.ndarray]:
     """Recency, importance, retention and utility of candidates (each 0..1, higher is better)."""
-    created = np.array([r.created_at for r in recs])
-    last = np.array([max(r.created_at, r.last_recalled_at or r.created_at) for r in recs])
+
+    def col(values: Iterable[float]) -> np.ndarray:
+        return np.array(list(values), dtype=np.float64)
+
+    return score_arrays(
+        bank, col(r.created_at for r in recs), col(r.last_recalled_at or r.created_at for r in recs),
+        col(r.strength for r in recs), col(r.importance for r in recs), col(r.utility_sum for r in recs),
+        col(r.utility_count for r in recs), now,
+    )  # fmt: skip
+
+
+def score_arrays(
+    bank: MemoryBank,
+    created: np.ndarray,
+    last_recalled: np.ndarray,
+    strength: np.ndarray,
+    importance: np.ndarray,
+    utility_sum: np.ndarray,
+    utility_count: np.ndarray,
+    now: float,
+) -> dict[str, np.ndarray]:
+    """:func:`score_parts` from columns (``last_recalled`` falls back to ``created`` where never recalled)."""
+    last = np.maximum(created, last_recalled)
     return {
         "recency": recency(created, now, bank.config.recency_half_life_days),
-        "importance": np.array([r.importance for r in recs]),
-        "retention": retention(last, np.array([r.strength for r in recs]), now),
-        "utility": utility(np.array([r.utility_sum for r in recs]), np.array([r.utility_count for r in recs])),
+        "importance": importance,
+        "retention": retention(last, strength, now),
+        "utility": utility(utility_sum, utility_count),
     }
