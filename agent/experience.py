@@ -2,10 +2,12 @@
 
 A weak model's free-form rules are mostly noise; grounded memories are not. So an episode becomes:
 
-* an ``experience``: the cleaned action sequence (no look/inventory steps, no invalid or repeated
-  actions) with its outcome, keyed by the task's first observation for retrieval;
+* an ``experience``: the action sequence with its outcome, keyed by the task's first observation for
+  retrieval; a solved episode keeps only its rewarded steps and what enabled them, a failed one its
+  informative steps (no look/inventory, invalid or repeated actions);
 * ``fact`` memories: each action the environment rewarded or penalised ("put X in Y → earned
-  points"), the concrete, checkable knowledge that transfers to unseen games with the same objects;
+  points"), and each unrewarded step that enabled a rewarded one ("open fridge → needed before put X
+  in fridge"): concrete, checkable knowledge that transfers to unseen games with the same objects;
 * ``reflection``: a Reflexion note written after a failed trial (and a STaR rationale of the gold
   path when every trial failed on a training task).
 
@@ -74,7 +76,8 @@ def _short(text: str, words: int = 40) -> str:
 
 def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = False) -> list[MemoryInput]:
     """The memories one episode yields: its cleaned trajectory and its rewarded/penalised actions."""
-    actions = episode.informative_actions()
+    # a solved episode is remembered without its detours (the rewarded steps and what enabled them)
+    actions = episode.essential_actions() if episode.success and not corrected else episode.informative_actions()
     outcome = "solved" if episode.success else f"failed (score {episode.score:.2f})"
     label = "Corrected solution (gold path)" if corrected else ("Solution" if episode.success else "Attempt")
     source = (episode.episode_id or f"{episode.env_id}:{episode.seed}",)
@@ -103,6 +106,19 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
                 importance=0.8 if step.reward > 0 else 0.6, context=_short(step.observation, 30),
                 source_ids=source, episode_id=episode.episode_id,
                 meta={"action": step.action, "reward": step.reward, "task_type": episode.task_type},
+            )  # fmt: skip
+        )
+    for index, target in sorted(episode.enabling_steps().items()):
+        action = episode.steps[index].action
+        if action in seen:
+            continue
+        seen.add(action)
+        items.append(
+            MemoryInput(
+                text=f"{action} → needed before {target} (earned points)", kind=MemoryKind.FACT,
+                namespace=namespace, importance=0.7, context=_short(episode.steps[index].observation, 30),
+                source_ids=source, episode_id=episode.episode_id,
+                meta={"action": action, "reward": 0.0, "enabled": target, "task_type": episode.task_type},
             )  # fmt: skip
         )
     return items
@@ -172,7 +188,9 @@ def retrieve_context(
             elif kind is MemoryKind.FACT:
                 facts.append(hit.record.text)
                 reward = meta.get("reward")
-                if isinstance(reward, (int, float)) and reward != 0:
+                if meta.get("enabled"):
+                    rewarded.add(str(meta.get("action", "")))  # it prepared a rewarded action
+                elif isinstance(reward, (int, float)) and reward != 0:
                     (rewarded if reward > 0 else penalised).add(str(meta.get("action", "")))
             elif kind is MemoryKind.INSIGHT:
                 rules.append(hit.record.text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -93,6 +94,35 @@ class Episode:
     def rewarded_actions(self) -> list[str]:
         """Actions whose step earned reward, in order (the grounded, accepted moves)."""
         return [s.action for s in self.steps if s.reward > 0 and not s.invalid]
+
+    def enabling_steps(self) -> dict[int, str]:
+        """Unrewarded steps that prepared a later rewarded action on the same object → that action.
+
+        "open fridge" before "put white onion in fridge" (rewarded): the first earned nothing, yet the
+        second needed it. For each rewarded action, the nearest earlier unrewarded step on each object
+        (the words after its verb) that appears in it counts ("close fridge" before a later "open fridge"
+        does not); look/inventory never do.
+        """
+        enabled: dict[int, str] = {}
+        for j, step in enumerate(self.steps):
+            if step.reward <= 0 or step.invalid:
+                continue
+            objects: set[str] = set()  # the nearest step on an object is its last state change
+            for i in range(j - 1, -1, -1):
+                before = self.steps[i]
+                _, _, obj = before.action.partition(" ")
+                useless = before.reward != 0 or before.invalid or before.action.lower() in NON_INFORMATIVE
+                if not obj or useless or obj in objects or not re.search(rf"\b{re.escape(obj)}\b", step.action):
+                    continue
+                objects.add(obj)
+                enabled.setdefault(i, step.action)
+        return enabled
+
+    def essential_actions(self) -> list[str]:
+        """The rewarded actions and the steps that enabled them, in order: a solved episode without its detours."""
+        enabled = self.enabling_steps()
+        kept = [s.action for i, s in enumerate(self.steps) if (s.reward > 0 and not s.invalid) or i in enabled]
+        return list(dict.fromkeys(kept))  # a retaken object after a wrong move counts once
 
     def informative_actions(self) -> list[str]:
         """The trajectory without look/inventory steps, invalid actions and immediate repeats."""

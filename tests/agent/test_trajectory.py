@@ -1,0 +1,45 @@
+"""What an episode teaches: enabling steps, the essential path, and the memories written from them."""
+
+from __future__ import annotations
+
+from agent.experience import experience_inputs
+from agent.trajectory import Episode, StepRecord
+from memory import MemoryKind
+
+
+def _episode(*steps: tuple[str, float], success: bool = True) -> Episode:
+    episode = Episode(env_id="twx-twc", split="train", seed=7, task_type="", task="tidy up",
+                      first_observation="You are in the kitchen.", success=success, episode_id="ep-7")  # fmt: skip
+    episode.steps = [StepRecord(action, f"after {action}", reward=reward) for action, reward in steps]
+    return episode
+
+
+KITCHEN = (
+    ("look around", 0.0), ("take white onion", 1.0), ("open fridge", 0.0), ("close fridge", 0.0),
+    ("open fridge", 0.0), ("open dishwasher", 0.0), ("put white onion in counter", -1.0),
+    ("take white onion", 1.0), ("put white onion in fridge", 1.0),
+)  # fmt: skip
+
+
+def test_the_last_step_on_the_target_enabled_the_rewarded_action() -> None:
+    episode = _episode(*KITCHEN)
+    assert episode.enabling_steps() == {4: "put white onion in fridge"}  # not "close fridge", not the dishwasher
+    assert episode.essential_actions() == ["take white onion", "open fridge", "put white onion in fridge"]
+
+
+def test_memories_of_a_solved_episode_skip_its_detours_and_credit_enablers() -> None:
+    items = experience_inputs(_episode(*KITCHEN), "env:twx-twc")
+    experience = next(i for i in items if i.kind is MemoryKind.EXPERIENCE)
+    assert experience.meta["actions"] == "take white onion -> open fridge -> put white onion in fridge"
+    facts = {i.text for i in items if i.kind is MemoryKind.FACT}
+    assert "open fridge → needed before put white onion in fridge (earned points)" in facts
+    assert "put white onion in counter → lost points (wrong)" in facts
+    assert not any(f.startswith(("close fridge", "open dishwasher", "look around")) for f in facts)
+    enabler = next(i for i in items if i.meta.get("enabled"))
+    assert enabler.meta["action"] == "open fridge" and enabler.source_ids == ("ep-7",)
+
+
+def test_a_failed_episode_keeps_its_informative_steps() -> None:
+    failed = _episode(("look around", 0.0), ("open fridge", 0.0), ("close fridge", 0.0), success=False)
+    experience = next(i for i in experience_inputs(failed, "env:twx-twc") if i.kind is MemoryKind.EXPERIENCE)
+    assert experience.meta["actions"] == "open fridge -> close fridge"
