@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -123,6 +123,23 @@ SCORING_SELECT = (
 )
 """The columns retrieval scores candidates by (building full records for every candidate costs more than the
 query itself at 100k memories; only the chosen ones are read in full)."""
+
+
+class ScoringRow(NamedTuple):
+    """A candidate as retrieval scores it (:data:`SCORING_SELECT`)."""
+
+    id: str
+    status: str
+    created_at: float
+    last_recalled_at: float
+    """``created_at`` when never recalled."""
+    strength: float
+    importance: float
+    utility_sum: float
+    utility_count: int
+    thread: str | None
+    seq: int | None
+    tokens: int
 CONTENT_OPS = ("insert", "edit", "archive", "restore", "rollback", "import")
 """History operations that change what the keyword index must contain."""
 
@@ -291,13 +308,13 @@ class Ledger:
                 out[row[0]] = (record_from_row(row), int(row[-1]))
         return out
 
-    def scoring_rows(self, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
-        """id -> the :data:`SCORING_SELECT` columns, for the ids that exist."""
-        out: dict[str, tuple[Any, ...]] = {}
+    def scoring_rows(self, ids: Sequence[str]) -> dict[str, ScoringRow]:
+        """id -> the columns retrieval scores by, for the ids that exist."""
+        out: dict[str, ScoringRow] = {}
         for chunk in _chunks(list(ids), 900):
             marks = ", ".join("?" * len(chunk))
             for row in self.query(f"SELECT {SCORING_SELECT} FROM memories WHERE id IN ({marks})", chunk):
-                out[row[0]] = tuple(row)
+                out[row[0]] = ScoringRow(*row)
         return out
 
     def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:

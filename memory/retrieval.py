@@ -28,6 +28,7 @@ from memory.base import (
 )
 from memory.errors import MemoryUsageError
 from memory.keyword import KeywordIndex
+from memory.ledger import ScoringRow
 from memory.scoring import fuse, minmax, mix, mmr, neighbour_boost, pack_by_tokens, recency, retention, utility
 from memory.sync import Scope, adopt
 
@@ -163,7 +164,7 @@ def retrieve(
     vectors = bank.ledger.embeddings(need_vectors) if need_vectors else {}
     # Gather candidates of every scope; relevance is normalised over all of them together, so a
     # scope with one weak candidate cannot outrank a scope with a strong one.
-    cands: list[tuple[Any, ...]] = []
+    cands: list[ScoringRow] = []
     sims_l: list[float] = []
     kw_raw: list[float] = []
     kw_z: list[float] = []
@@ -172,7 +173,7 @@ def retrieve(
         ids = [m for m in dict.fromkeys([*dense, *(kw.top_ids if kw else [])]) if m in rows]
         for m in ids:
             r = rows[m]
-            if r[1] not in allowed:
+            if r.status not in allowed:
                 continue
             sim = dense[m] if m in dense else float(vectors[m] @ qvec) if m in vectors else -1.0
             if min_similarity is not None and sim < min_similarity:
@@ -182,32 +183,33 @@ def retrieve(
             sims_l.append(sim)
             kw_raw.append(raw)
             kw_z.append((raw - kw.mean) / kw.std if kw is not None and kw.std > 1e-12 else 0.0)
-            threads.append(f"{scope[0].value}|{scope[1]}|{r[8]}" if r[8] is not None else None)
+            threads.append(f"{scope[0].value}|{scope[1]}|{r.thread}" if r.thread is not None else None)
     if not cands:
         return []
     sims = np.array(sims_l)
     kws = np.array(kw_raw)
     fused = fuse(sims, np.array(kw_z) if bank.config.hybrid else None, bank.config.dense_weight,
                  bank.config.keyword_weight)  # fmt: skip
-    fused = neighbour_boost(fused, threads, [r[9] for r in cands], bank.config.neighbor_boost)
-    created, last, strength, importance, usum, ucount = (
-        np.array([r[i] for r in cands], dtype=np.float64) for i in range(2, 8)
-    )
-    parts = score_arrays(bank, created, last, strength, importance, usum, ucount, now)
+    fused = neighbour_boost(fused, threads, [r.seq for r in cands], bank.config.neighbor_boost)
+    def col(field: str) -> np.ndarray:
+        return np.array([getattr(r, field) for r in cands], dtype=np.float64)
+
+    parts = score_arrays(bank, col("created_at"), col("last_recalled_at"), col("strength"), col("importance"),
+                         col("utility_sum"), col("utility_count"), now)  # fmt: skip
     parts["relevance"] = minmax(fused)
     total = mix(parts, bank.config.weights.model_dump())
     order = [int(i) for i in np.argsort(-total, kind="stable")]
     if lam is not None and len(order) > 1:
         head = order[: max(k * bank.config.oversample, k)]
-        embs = bank.ledger.embeddings([cands[i][0] for i in head])
-        mat = np.stack([embs.get(cands[i][0], np.zeros_like(qvec)) for i in head])
+        embs = bank.ledger.embeddings([cands[i].id for i in head])
+        mat = np.stack([embs.get(cands[i].id, np.zeros_like(qvec)) for i in head])
         picks = mmr(minmax(total[head]), mat, len(head), lam)
         order = [head[i] for i in picks]
-    chosen = [order[i] for i in pack_by_tokens([int(cands[i][10]) for i in order], token_budget)][:k]
-    records = bank.ledger.get([cands[i][0] for i in chosen])
+    chosen = [order[i] for i in pack_by_tokens([int(cands[i].tokens) for i in order], token_budget)][:k]
+    records = bank.ledger.get([cands[i].id for i in chosen])
     out: list[RetrievedMemory] = []
     for i in chosen:
-        rec, tokens = records[cands[i][0]]
+        rec, tokens = records[cands[i].id]
         sp = ScoreParts(
             relevance=float(parts["relevance"][i]), similarity=float(sims[i]), keyword=float(kws[i]),
             recency=float(parts["recency"][i]), importance=float(parts["importance"][i]),
