@@ -295,12 +295,12 @@ def ui(
         bank.close()
         raise _fail(exc) from None
     mode = "edits allowed" if allow_edits else "read-only"
-    typer.echo(f"evolve dashboard on {server.url} ({mode}; memory {directory}; runs {runs}). Ctrl-C stops.")
 
     def _terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM (a service manager, `kill`) closes the bank like Ctrl-C does
 
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    previous = signal.signal(signal.SIGTERM, _terminate)  # before the banner: whoever waits for it may stop us
+    typer.echo(f"evolve dashboard on {server.url} ({mode}; memory {directory}; runs {runs}). Ctrl-C stops.")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
