@@ -300,8 +300,8 @@ def ui(
         raise KeyboardInterrupt  # SIGTERM (a service manager, `kill`) closes the bank like Ctrl-C does
 
     previous = signal.signal(signal.SIGTERM, _terminate)  # before the banner: whoever waits for it may stop us
-    typer.echo(f"evolve dashboard on {server.url} ({mode}; memory {directory}; runs {runs}). Ctrl-C stops.")
     try:
+        typer.echo(f"evolve dashboard on {server.url} ({mode}; memory {directory}; runs {runs}). Ctrl-C stops.")
         server.serve_forever()
     except KeyboardInterrupt:
         typer.echo("stopped")
