@@ -1,7 +1,7 @@
 """The ``evolve`` command line: a thin face that parses options, calls the library and prints.
 
-Environment variables are read here and only here (``OPENAI_API_KEY``); everything below receives
-typed config objects.
+Environment variables are read only in :mod:`agent.cli_options` (``OPENAI_API_KEY``); everything below
+receives typed config objects.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
+from agent.cli_options import BaseUrlOpt, CtxOpt, JsonOpt, LlmOpt, ModelOpt, ThreadsOpt, llm_config
 from agent.errors import EvolveError
 from agent.llm.config import BackendChoice, LLMConfig
 
@@ -44,30 +44,6 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-
-
-LlmOpt = Annotated[BackendChoice, typer.Option("--llm", help="LLM backend.")]
-BaseUrlOpt = Annotated[
-    str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1.")
-]
-ModelOpt = Annotated[str, typer.Option("--model", help="Model name for the openai backend.")]
-ThreadsOpt = Annotated[int, typer.Option("--threads", min=1, help="CPU threads of the local model.")]
-CtxOpt = Annotated[int, typer.Option("--ctx", min=256, help="Context window of the local model.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
-
-
-def llm_config(
-    llm: BackendChoice, base_url: str | None, model: str, threads: int = 2, ctx: int = 4096
-) -> LLMConfig:
-    """Build the typed LLM config from CLI options and the environment (the only place it is read)."""
-    key = os.environ.get("OPENAI_API_KEY")
-    try:
-        return LLMConfig(
-            backend=llm.value, base_url=base_url, model=model, n_threads=threads, n_ctx=ctx,
-            api_key=SecretStr(key) if key else None,
-        )  # fmt: skip
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
 
 
 def fail(exc: EvolveError) -> typer.Exit:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import SecretStr
 
+from agent.cli_options import BaseUrlOpt, LlmOpt, ModelOpt, ThreadsOpt, llm_config
 from agent.errors import EvolveError
 from agent.llm.config import BackendChoice, LLMConfig
 
@@ -37,16 +37,6 @@ def _make_chat_model(config: LLMConfig) -> BaseChatModel:
 make_model: Callable[[LLMConfig], BaseChatModel] = _make_chat_model
 """Builds the chat model from the typed config; tests swap in the scripted fake."""
 
-
-Backend = BackendChoice
-
-
-LlmOpt = Annotated[Backend, typer.Option("--llm", help="LLM backend.")]
-BaseUrlOpt = Annotated[
-    str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1.")
-]
-ModelOpt = Annotated[str, typer.Option("--model", help="Model name for the openai backend.")]
-ThreadsOpt = Annotated[int, typer.Option("--threads", min=1, help="CPU threads of the local model.")]
 KOpt = Annotated[int, typer.Option("--k", min=1, help="Most memories retrieved per answer.")]
 BudgetOpt = Annotated[int, typer.Option("--token-budget", min=1, help="Most tokens of memories per prompt.")]
 MemoryDirOpt = Annotated[
@@ -58,15 +48,6 @@ def default_memory_dir() -> Path:
     """Where the chat keeps its memory: ``$XDG_DATA_HOME/evolve/chat`` or ``~/.local/share/evolve/chat``."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "evolve" / "chat"
-
-
-def _llm_config(llm: Backend, base_url: str | None, model: str, threads: int, max_tokens: int = 256) -> LLMConfig:
-    key = os.environ.get("OPENAI_API_KEY")  # read here, at the edge, as in agent.cli
-    try:
-        return LLMConfig(backend=llm.value, base_url=base_url, model=model, n_threads=threads,
-                         max_tokens=max_tokens, api_key=SecretStr(key) if key else None)  # fmt: skip
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
 
 
 def _fail(message: object) -> typer.Exit:
@@ -231,7 +212,7 @@ def chat(
     reflect: Annotated[
         bool, typer.Option("--reflect/--no-reflect", help="Reflect (summary, portrait) when the session ends.")
     ] = True,
-    llm: LlmOpt = Backend.local,
+    llm: LlmOpt = BackendChoice.local,
     base_url: BaseUrlOpt = None,
     model: ModelOpt = "local",
     threads: ThreadsOpt = 2,
@@ -251,7 +232,7 @@ def chat(
     except (EvolveError, MemoryBankError) as exc:
         raise _fail(exc) from None
     try:
-        session = ChatSession(bank, make_model(_llm_config(llm, base_url, model, threads)), config)
+        session = ChatSession(bank, make_model(llm_config(llm, base_url, model, threads)), config)
         run_repl(session, directory, reflect=reflect)
     except (EvolveError, MemoryBankError) as exc:
         raise _fail(exc) from None
@@ -327,7 +308,7 @@ def eval_memorybank(
     ] = True,
     k: KOpt = 6,
     token_budget: BudgetOpt = 600,
-    llm: LlmOpt = Backend.local,
+    llm: LlmOpt = BackendChoice.local,
     base_url: BaseUrlOpt = None,
     model: ModelOpt = "local",
     threads: ThreadsOpt = 2,
@@ -350,7 +331,7 @@ def eval_memorybank(
     try:
         conversations = load_memorybank(path, questions)
         config = MemoryBankEvalConfig(users=users, reflect=reflect, chat=ChatConfig(k=k, token_budget=token_budget))
-        chat_model = make_model(_llm_config(llm, base_url, model, threads))
+        chat_model = make_model(llm_config(llm, base_url, model, threads))
         bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                        disable=as_json)  # fmt: skip
         tasks: dict[str, Any] = {}

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agent.cli_options import BaseUrlOpt, LlmOpt, ModelOpt, ThreadsOpt, llm_config
 from agent.errors import EvolveError, UsageError
 from agent.llm.config import BackendChoice
 from agent.locomo_eval import METHODS, EvalProgress, LocomoEvalConfig, LocomoReport, run_locomo_eval
@@ -28,8 +29,6 @@ eval_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-
-Backend = BackendChoice
 
 
 @eval_app.callback()
@@ -74,11 +73,10 @@ def locomo(
         "--memory-dir", help="Memory bank directory (default: a temporary directory, removed afterwards).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Also save the results (with every answer) as JSON.")]
     = None,
-    llm: Annotated[Backend, typer.Option("--llm", help="LLM backend.")] = Backend.local,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint, e.g. "
-                                                                    "http://127.0.0.1:8080/v1.")] = None,
-    model: Annotated[str, typer.Option("--model", help="Model name for the openai backend.")] = "local",
-    threads: Annotated[int, typer.Option("--threads", min=1, help="CPU threads of the local model.")] = 2,
+    llm: LlmOpt = BackendChoice.local,
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = "local",
+    threads: ThreadsOpt = 2,
     ctx: Annotated[int, typer.Option("--ctx", min=256, help="Context window of the model (the full-context "
                                                            "baseline fills it).")] = 4096,
     answer_tokens: Annotated[int, typer.Option("--answer-tokens", min=1, help="Most tokens per answer.")] = 32,
@@ -102,7 +100,7 @@ def locomo(
         report = _run(conversations, config, memory_dir, chat)
     except (EvolveError, EnvUsageError, MemoryBankError) as exc:
         raise _error(str(exc)) from None
-    meta = {"data": [str(p) for p in paths], "model": (llm.value if llm is not Backend.openai else
+    meta = {"data": [str(p) for p in paths], "model": (llm.value if llm is not BackendChoice.openai else
                                                        f"openai:{model}") if answer else None}  # fmt: skip
     data = {**report.to_dict(), **meta}
     if out is not None:
@@ -116,8 +114,9 @@ def locomo(
         _stdout().print(f"results saved to {out}")
 
 
-def _chat_model(llm: Backend, base_url: str | None, model: str, threads: int, ctx: int, answer_tokens: int) -> Any:
-    from agent.cli import llm_config  # the one place the environment is read (OPENAI_API_KEY)
+def _chat_model(
+    llm: BackendChoice, base_url: str | None, model: str, threads: int, ctx: int, answer_tokens: int
+) -> Any:
     from agent.llm import make_chat_model
 
     config = llm_config(llm, base_url, model, threads, ctx)

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from agent.cli_options import JsonOpt
 from agent.errors import EvolveError, UsageError
 from memory import MemoryBank, MemoryConfig, MemoryKind, MemoryRecord, MemoryStatus
 from memory.errors import MemoryBankError
@@ -61,7 +62,6 @@ ChromaOpt = Annotated[str | None, typer.Option("--chroma-url", help="Chroma serv
                                                                     "http://127.0.0.1:8000.")]  # fmt: skip
 NsOpt = Annotated[str | None, typer.Option("--namespace", help="Only this namespace (agent, user:NAME, env:NAME).")]
 KindOpt = Annotated[list[MemoryKind] | None, typer.Option("--kind", help="Only these kinds (repeatable).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
 IdArg = Annotated[str, typer.Argument(help="Memory id (mem-...), as `evolve memory list` shows it.")]
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Directory that import/export paths must be "
                                                                     "inside (default: the memory dir's parent).")]

@@ -13,8 +13,8 @@ import pytest
 from langchain_core.messages import BaseMessage
 from typer.testing import CliRunner
 
-from agent.cli_eval import Backend, eval_app
-from agent.llm.config import BACKENDS
+from agent.cli_eval import eval_app
+from agent.llm.config import BACKENDS, BackendChoice
 from agent.locomo_eval import (
     LocomoEvalConfig,
     clean_answer,
@@ -97,7 +97,7 @@ def mini(tmp_path: Path) -> Path:
 
 
 def test_backend_choices_match_the_llm_layer() -> None:
-    assert tuple(b.value for b in Backend) == BACKENDS
+    assert tuple(b.value for b in BackendChoice) == BACKENDS
 
 
 def test_sample_questions_is_even_per_category_and_deterministic() -> None:

@@ -1,0 +1,34 @@
+"""Options shared by the ``evolve`` commands, and the one place the environment is read (``OPENAI_API_KEY``)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from pydantic import SecretStr
+
+from agent.llm.config import BackendChoice, LLMConfig
+
+LlmOpt = Annotated[BackendChoice, typer.Option("--llm", help="LLM backend.")]
+BaseUrlOpt = Annotated[
+    str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1.")
+]
+ModelOpt = Annotated[str, typer.Option("--model", help="Model name for the openai backend.")]
+ThreadsOpt = Annotated[int, typer.Option("--threads", min=1, help="CPU threads of the local model.")]
+CtxOpt = Annotated[int, typer.Option("--ctx", min=256, help="Context window of the local model.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+
+
+def llm_config(
+    llm: BackendChoice, base_url: str | None, model: str, threads: int = 2, ctx: int = 4096
+) -> LLMConfig:
+    """Build the typed LLM config from CLI options and the environment (the only place it is read)."""
+    key = os.environ.get("OPENAI_API_KEY")
+    try:
+        return LLMConfig(
+            backend=llm.value, base_url=base_url, model=model, n_threads=threads, n_ctx=ctx,
+            api_key=SecretStr(key) if key else None,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
