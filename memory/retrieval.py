@@ -19,7 +19,6 @@ import numpy as np
 
 from memory.base import (
     MemoryKind,
-    MemoryRecord,
     MemoryStatus,
     RetrievedMemory,
     ScoreParts,
@@ -221,19 +220,6 @@ def retrieve(
     return out
 
 
-def score_parts(bank: MemoryBank, recs: Sequence[MemoryRecord], now: float) -> dict[str, np.ndarray]:
-    """Recency, importance, retention and utility of candidates (each 0..1, higher is better)."""
-
-    def col(values: Iterable[float]) -> np.ndarray:
-        return np.array(list(values), dtype=np.float64)
-
-    return score_arrays(
-        bank, col(r.created_at for r in recs), col(r.last_recalled_at or r.created_at for r in recs),
-        col(r.strength for r in recs), col(r.importance for r in recs), col(r.utility_sum for r in recs),
-        col(r.utility_count for r in recs), now,
-    )  # fmt: skip
-
-
 def score_arrays(
     bank: MemoryBank,
     created: np.ndarray,
@@ -244,7 +230,8 @@ def score_arrays(
     utility_count: np.ndarray,
     now: float,
 ) -> dict[str, np.ndarray]:
-    """:func:`score_parts` from columns (``last_recalled`` falls back to ``created`` where never recalled)."""
+    """Recency, importance, retention and utility of candidates given as columns (each 0..1, higher is better);
+    ``last_recalled`` is ``created`` where never recalled."""
     last = np.maximum(created, last_recalled)
     return {
         "recency": recency(created, now, bank.config.recency_half_life_days),
