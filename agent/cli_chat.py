@@ -3,8 +3,8 @@
 
 The main CLI mounts them as plain functions: ``app.command()(chat)``, ``app.command()(ui)`` and, on its
 ``eval`` sub-app, ``eval_app.command("memorybank")(eval_memorybank)``. Nothing here imports
-:mod:`agent.cli`, so the import order does not matter. The chat model comes from :data:`make_model`,
-a module-level hook that tests replace with the scripted fake.
+:mod:`agent.cli`, so the import order does not matter. The chat model comes from
+:data:`agent.cli_options.make_model`, a module-level hook that tests replace with the scripted fake.
 """
 
 from __future__ import annotations
@@ -18,24 +18,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from agent import cli_options
 from agent.cli_options import BaseUrlOpt, LlmOpt, ModelOpt, ThreadsOpt, llm_config
 from agent.errors import EvolveError
-from agent.llm.config import BackendChoice, LLMConfig
+from agent.llm.config import BackendChoice
 
 if TYPE_CHECKING:  # the heavy imports wait until a command runs, so `evolve --help` stays quick
-    from langchain_core.language_models.chat_models import BaseChatModel
 
     from agent.chat import ChatSession, SessionReflection
 
-
-def _make_chat_model(config: LLMConfig) -> BaseChatModel:
-    from agent.llm.factory import make_chat_model
-
-    return make_chat_model(config)
-
-
-make_model: Callable[[LLMConfig], BaseChatModel] = _make_chat_model
-"""Builds the chat model from the typed config; tests swap in the scripted fake."""
 
 KOpt = Annotated[int, typer.Option("--k", min=1, help="Most memories retrieved per answer.")]
 BudgetOpt = Annotated[int, typer.Option("--token-budget", min=1, help="Most tokens of memories per prompt.")]
@@ -232,7 +223,7 @@ def chat(
     except (EvolveError, MemoryBankError) as exc:
         raise _fail(exc) from None
     try:
-        session = ChatSession(bank, make_model(llm_config(llm, base_url, model, threads)), config)
+        session = ChatSession(bank, cli_options.make_model(llm_config(llm, base_url, model, threads)), config)
         run_repl(session, directory, reflect=reflect)
     except (EvolveError, MemoryBankError) as exc:
         raise _fail(exc) from None
@@ -331,7 +322,7 @@ def eval_memorybank(
     try:
         conversations = load_memorybank(path, questions)
         config = MemoryBankEvalConfig(users=users, reflect=reflect, chat=ChatConfig(k=k, token_budget=token_budget))
-        chat_model = make_model(llm_config(llm, base_url, model, threads))
+        chat_model = cli_options.make_model(llm_config(llm, base_url, model, threads))
         bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                        disable=as_json)  # fmt: skip
         tasks: dict[str, Any] = {}

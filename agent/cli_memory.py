@@ -29,14 +29,16 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli_options import JsonOpt
+from agent import cli_options
+from agent.cli_options import BaseUrlOpt, JsonOpt, LlmOpt, ModelOpt, ThreadsOpt, llm_config
 from agent.errors import EvolveError, UsageError
+from agent.llm.config import BackendChoice
 from memory import MemoryBank, MemoryConfig, MemoryKind, MemoryRecord, MemoryStatus
 from memory.errors import MemoryBankError
 from memory.scoring import retention
 
 memory_app = typer.Typer(
-    help="Inspect and manage the memory bank: list, show, search, stats, history, forget, restore, pin, "
+    help="Inspect and manage the memory bank: list, show, search, stats, history, reflect, forget, restore, pin, "
     "snapshot, rollback, export, import.",
     no_args_is_help=True,
     add_completion=False,
@@ -435,6 +437,50 @@ def forget_command(
     for group, ids in groups.items():
         for i in ids:
             out.print(f"  {group}: {i} {_short(texts.get(i, ''))}", markup=False)
+
+
+@memory_app.command("reflect")
+def reflect_command(
+    namespace: Annotated[str, typer.Option("--namespace", help="Whose experiences: agent, user:NAME or env:NAME "
+                                                               "(a bench's memory uses env:ENV_ID).")],
+    steps: Annotated[str, typer.Option(help="Comma-separated reflect steps: lessons (reflections and facts), "
+                                            "insights (rules with votes), summary.")] = "lessons,insights,summary",
+    batch_size: Annotated[int, typer.Option(min=1, help="Experiences per prompt.")] = 8,
+    batches: Annotated[int | None, typer.Option(min=1, help="Stop after this many batches (default: all).")] = None,
+    again: Annotated[bool, typer.Option("--again", help="Also take experiences reflected before, e.g. to derive "
+                                                        "rules again with another model.")] = False,
+    memory_dir: DirOpt = DEFAULT_DIR, chroma_url: ChromaOpt = None,
+    llm: LlmOpt = BackendChoice.local, base_url: BaseUrlOpt = None, model: ModelOpt = "local",
+    threads: ThreadsOpt = 2, as_json: JsonOpt = False,
+) -> None:  # fmt: skip
+    """Reflect on experiences with a model: write reflections, facts, voted rules (insights) and summaries."""
+    from agent.experience import json_llm
+    from memory.reflect import STEPS, reflect
+
+    chosen = [s.strip() for s in steps.split(",") if s.strip()]
+    if not chosen or any(s not in STEPS for s in chosen):
+        raise _error(f"--steps {steps!r}: choose among {', '.join(STEPS)}, comma-separated")
+    with open_bank(memory_dir, chroma_url) as bank:
+        chat = cli_options.make_model(llm_config(llm, base_url, model, threads))
+        report = reflect(bank, json_llm(chat), namespace=namespace, batch_size=batch_size, max_batches=batches,
+                         steps=chosen, again=again)  # fmt: skip
+        added = {r.id: r.text for r in bank.get_many(report.insights_added + report.reflections + report.facts)}
+    result = asdict(report)
+    if as_json:
+        _json(result)
+        return
+    out = _out()
+    out.print(f"reflected on {report.experiences_reflected} experiences in {report.batches} batches of {namespace}: "
+              f"{len(report.reflections)} reflections, {len(report.facts)} facts, {len(report.insights_added)} rules "
+              f"added, {len(report.insights_edited)} edited, {report.upvotes} upvotes, {report.downvotes} downvotes, "
+              f"{len(report.summaries)} summaries; {len(report.rejected)} proposals rejected, {report.failures} "
+              f"model failures")  # fmt: skip
+    for mid, text in added.items():
+        out.print(f"  + {mid} {_short(text)}", markup=False)
+    for why in report.rejected:
+        out.print(f"  rejected: {_short(why)}", markup=False)
+    if not report.batches:
+        out.print(f"nothing to reflect on: no unreflected experience in {namespace} (--again takes all of them)")
 
 
 @memory_app.command("restore")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import SecretStr
 
 from agent.llm.config import BackendChoice, LLMConfig
+
+if TYPE_CHECKING:  # the heavy imports wait until a command runs, so `evolve --help` stays quick
+    from langchain_core.language_models.chat_models import BaseChatModel
 
 LlmOpt = Annotated[BackendChoice, typer.Option("--llm", help="LLM backend.")]
 BaseUrlOpt = Annotated[
@@ -32,3 +36,14 @@ def llm_config(
         )  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+
+
+def _make_chat_model(config: LLMConfig) -> BaseChatModel:
+    from agent.llm.factory import make_chat_model
+
+    return make_chat_model(config)
+
+
+make_model: Callable[[LLMConfig], BaseChatModel] = _make_chat_model
+"""Builds the chat model from the typed config for the commands that talk to a model; tests swap in the
+scripted fake (``monkeypatch.setattr(cli_options, "make_model", ...)``)."""

@@ -14,6 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 import agent.cli_chat as cli_chat
+import agent.cli_options as cli_options
 from agent.chat import ChatConfig, ChatSession, SimulatedClock, parse_when
 from agent.errors import UsageError
 from memory import MemoryBank, MemoryConfig, MemoryKind, MemoryStatus
@@ -40,7 +41,7 @@ def _warm_embedder() -> None:
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedChatModel]:
     model = ScriptedChatModel()
-    monkeypatch.setattr(cli_chat, "make_model", lambda config: model)
+    monkeypatch.setattr(cli_options, "make_model", lambda config: model)
     yield model
 
 
@@ -244,7 +245,7 @@ def test_a_real_session_with_the_small_local_model(tmp_path: Path, monkeypatch: 
         made.append(config)
         return make_chat_model(config.model_copy(update={"max_tokens": 64}))
 
-    monkeypatch.setattr(cli_chat, "make_model", build)
+    monkeypatch.setattr(cli_options, "make_model", build)
     # Reflection is left out: constrained JSON decoding costs minutes on a shared 2-core machine (the
     # reflection with the real model has its own test in tests/memory/test_reflect_real_model.py).
     first = _chat(tmp_path, "2026-05-01", "My name is Sam and I love hiking in the Alps.\n/quit\n", "--llm",

@@ -271,3 +271,31 @@ def test_missing_or_bad_memory_dir(tmp_path: Path) -> None:
 def test_bad_chroma_url_and_namespace(bank: Bank) -> None:
     assert_usage_error(run(bank, "stats", "--chroma-url", "localhost:8000"), "not an http(s) URL")
     assert_usage_error(run(bank, "list", "--namespace", "user"), "bad namespace 'user'")
+
+
+# -- reflecting (the scripted fake model stands in for the LLM: this checks the command's wiring) ------------
+def test_reflect_writes_rules_and_again_takes_reflected_experiences(bank: Bank, monkeypatch) -> None:
+    import agent.cli_options as cli_options
+    from tests.fakes import ScriptedChatModel
+
+    # E1 is the year-old garden-shed experience, E2 the kitchen one (oldest first)
+    rule = {"op": "ADD", "text": "the kitchen lies north of the hallway", "evidence": ["E2"]}
+    model = ScriptedChatModel().enqueue(json.dumps({"operations": [rule]}),
+                                        json.dumps({"operations": [{"op": "UPVOTE", "target": "R1",
+                                                                    "evidence": ["E1"]}]}))  # fmt: skip
+    configs = []
+    monkeypatch.setattr(cli_options, "make_model", lambda config: configs.append(config) or model)
+    result = run(bank, "reflect", "--namespace", "env:twc", "--steps", "insights")
+    assert result.exit_code == 0, result.output
+    assert "reflected on 2 experiences in 1 batches of env:twc" in result.stdout and "1 rules added" in result.stdout
+    assert configs[0].backend == "local"
+    insights = [m for m in ok_json(bank, "list", "--kind", "insight")["memories"] if m["namespace"] == "env:twc"]
+    assert [m["text"] for m in insights] == [rule["text"]]
+    assert "nothing to reflect on" in run(bank, "reflect", "--namespace", "env:twc").stdout  # no model call
+    again = ok_json(bank, "reflect", "--namespace", "env:twc", "--steps", "insights", "--again")
+    assert again["experiences_reflected"] == 2 and again["upvotes"] == 1 and len(model.calls) == 2
+
+
+def test_reflect_bad_steps_is_a_usage_error(bank: Bank) -> None:
+    assert_usage_error(run(bank, "reflect", "--namespace", "env:twc", "--steps", "insights,dreams"),
+                       "--steps 'insights,dreams'", "lessons, insights, summary")  # fmt: skip

@@ -117,6 +117,30 @@ def test_expel_operations_edit_votes_and_removal(bank: MemoryBank) -> None:
     assert bank.get(rule).status is MemoryStatus.ARCHIVED and bank.restore(rule).status is MemoryStatus.ACTIVE
 
 
+def test_first_insights_batch_must_propose_rules(bank: MemoryBank) -> None:
+    # measured with the 1.5B model: offered "return [] if nothing changes", it wrote no rule from 30 solved games
+    add = {"operations": [{"op": "ADD", "text": "put the blender on the counter", "evidence": ["E1"]}]}
+    llm = ScriptedJsonLLM([add, {"operations": []}])
+    report = reflect(bank, llm, namespace="env:twc", steps=["insights"], batch_size=2)
+    first, later = llm.calls[0][1]["properties"]["operations"], llm.calls[1][1]["properties"]["operations"]
+    assert first["minItems"] == 1 and first["maxItems"] == 5 and first["items"]["properties"]["op"]["enum"] == ["ADD"]
+    assert "There are no rules yet" in llm.prompts[0] and "nothing changes" not in llm.prompts[0]
+    # once a rule exists, every operation is allowed again, including none at all
+    assert "minItems" not in later and set(later["items"]["properties"]["op"]["enum"]) == {"ADD", "EDIT", "UPVOTE",
+                                                                                            "DOWNVOTE"}  # fmt: skip
+    assert "R1 (2 votes): put the blender on the counter" in llm.prompts[1] and "nothing changes" in llm.prompts[1]
+    assert len(report.insights_added) == 1 and report.experiences_reflected == 3
+
+
+def test_again_reflects_on_experiences_reflected_before(bank: MemoryBank) -> None:
+    add = {"operations": [{"op": "ADD", "text": "put the blender on the counter", "evidence": ["E1"]}]}
+    assert reflect(bank, ScriptedJsonLLM([add]), namespace="env:twc", steps=["insights"]).experiences_reflected == 3
+    assert reflect(bank, ScriptedJsonLLM([]), namespace="env:twc", steps=["insights"]).batches == 0
+    up = {"operations": [{"op": "UPVOTE", "target": "R1", "evidence": ["E3"]}]}
+    report = reflect(bank, ScriptedJsonLLM([up]), namespace="env:twc", steps=["insights"], again=True)
+    assert report.batches == 1 and report.experiences_reflected == 3 and report.upvotes == 1
+
+
 def test_user_namespace_facts_become_profile(tmp_path: Path) -> None:
     bank = MemoryBank(MemoryConfig(path=tmp_path / "b"), embed=hash_embed)
     bank.insert_many([MemoryInput(text="Alice: I moved to Lyon last spring", namespace="user:alice"),
