@@ -9,6 +9,7 @@ the reply is mapped to the nearest valid action and the mismatch is counted.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import logging
 from collections.abc import Sequence
@@ -111,6 +112,14 @@ class Actor:
         self.chat = chat
         self.config = config or ActorConfig()
         self.prompts = load_prompts("actor")
+        self.sampling: dict[str, Any] = {}
+        """Call options of a sampling actor (see :meth:`sampled`); empty: the model's own settings."""
+
+    def sampled(self, temperature: float, seed: int) -> Actor:
+        """This actor choosing at ``temperature`` with ``seed``: one of several samples of a task."""
+        other = copy.copy(self)
+        other.sampling = {"temperature": temperature, "seed": seed}
+        return other
 
     def messages(self, state: ActorState) -> list[BaseMessage]:
         """The prompt for ``state``: a stable system message, then the changing user message."""
@@ -201,7 +210,7 @@ class Actor:
         try:
             reply = complete_json(
                 self.chat, messages, self.schema(state, constrained=False), retries=self.config.retries,
-                name="step", constrain=self.schema(state),
+                name="step", constrain=self.schema(state), options=self.sampling,
             )  # fmt: skip
         except ModelOutputError as exc:
             return self._fallback(state, f"unparseable reply: {exc.raw[:200]!r}", key)

@@ -106,6 +106,12 @@ def random_episode(env: Env, seed: int, rng: random.Random) -> Episode:
     return episode
 
 
+def _saved_bench(path: Path) -> dict[str, Any]:
+    """The bench configuration saved in ``path``, with options added since filled with their defaults
+    (a run started before an option existed resumes as long as it used what is now the default)."""
+    return BenchConfig.model_validate(json.loads(path.read_text())["bench"]).model_dump(mode="json")
+
+
 def _check(config: BenchConfig) -> None:
     unknown = [a for a in config.ablations if a not in ABLATIONS]
     if unknown:
@@ -160,7 +166,7 @@ def run_bench(
     out_dir.mkdir(parents=True, exist_ok=True)
     saved = out_dir / "config.json"
     record = {"bench": config.model_dump(mode="json"), "llm": llm.model_dump(mode="json", exclude={"api_key"})}
-    if saved.is_file() and json.loads(saved.read_text())["bench"] != record["bench"]:
+    if saved.is_file() and _saved_bench(saved) != record["bench"]:
         raise UsageError(f"{out_dir} holds a bench with another configuration; use a new --out directory "
                          f"or the same options to resume it")  # fmt: skip
     saved.write_text(json.dumps(record, indent=2, default=str))

@@ -210,6 +210,8 @@ def bench(
     settings: Annotated[str, typer.Option(help="in (unseen games of the training fold), out (test fold).")] = "in,out",
     preset: Annotated[str, typer.Option(help="Environment preset.")] = "easy",
     trials: Annotated[int, typer.Option(min=1, help="Attempts per training task (Reflexion).")] = 2,
+    samples: Annotated[int, typer.Option(min=1, help="Episodes per trial (self-consistency; extra ones sampled "
+                                                     "at temperature 0.7).")] = 1,
     max_steps: Annotated[int, typer.Option(min=1, help="Step limit per episode.")] = 30,
     out: Annotated[Path | None, typer.Option(help="Output directory (default runs/bench-ENV).")] = None,
     memory_dir: Annotated[Path | None, typer.Option(help="Memory bank directory (default OUT/memory).")] = None,
@@ -235,7 +237,8 @@ def bench(
             raise typer.BadParameter(f"--settings {settings!r}: use in, out or in,out")
         config = BenchConfig(env_id=env_id, preset=preset, train=train, test=test, settings=chosen,  # type: ignore[arg-type]
                              ablations=tuple(names), random_baseline=random_baseline,
-                             evolution=EvolutionConfig(trials=trials, max_steps=max_steps))  # fmt: skip
+                             evolution=EvolutionConfig(trials=trials, samples=samples,
+                                                       max_steps=max_steps))  # fmt: skip
     except EvolveError as exc:
         raise fail(exc) from None
     out_dir = out or Path("runs") / f"bench-{env_id}"
@@ -253,6 +256,8 @@ def run(
     train: Annotated[int, typer.Option(min=1, help="Training tasks.")] = 10,
     preset: Annotated[str, typer.Option(help="Environment preset.")] = "easy",
     trials: Annotated[int, typer.Option(min=1, help="Attempts per training task (Reflexion).")] = 2,
+    samples: Annotated[int, typer.Option(min=1, help="Episodes per trial (self-consistency; extra ones sampled "
+                                                     "at temperature 0.7).")] = 1,
     max_steps: Annotated[int, typer.Option(min=1, help="Step limit per episode.")] = 30,
     out: Annotated[Path | None, typer.Option(help="Run directory (default runs/run-ENV).")] = None,
     memory_dir: Annotated[Path | None, typer.Option(help="Memory bank directory (default OUT/memory).")] = None,
@@ -270,7 +275,7 @@ def run(
     from agent.evolve import EvolutionConfig
 
     out_dir = out or Path("runs") / f"run-{env_id}"
-    evolution = EvolutionConfig(trials=trials, max_steps=max_steps)
+    evolution = EvolutionConfig(trials=trials, samples=samples, max_steps=max_steps)
     config = BenchConfig(env_id=env_id, preset=preset, train=train, test=1, settings=(), ablations=(),
                          random_baseline=False, evolution=evolution)  # fmt: skip
     llm_cfg = llm_config(llm, base_url, model, threads, ctx)

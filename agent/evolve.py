@@ -2,8 +2,9 @@
 
 * **acquisition** — pick the next training tasks according to the evolution goal (the weakest task
   type at the last evaluation, unsolved tasks first) and attempt them, with up to ``trials`` Reflexion
-  retries per task;
-* **refinement** — filter (keep what the reward says is right; several samples must agree) and
+  retries per task and optionally ``samples`` episodes per trial;
+* **refinement** — filter (keep what the reward says is right; of several solved samples, those whose
+  solution agrees with the majority) and
   correct (a Reflexion note after each failed trial; a STaR rationale of the gold path when every
   trial of a training task failed, replayed in the environment so its facts are grounded);
 * **update** — insert experiences and facts, credit the memories each episode used (utility), run
@@ -21,7 +22,7 @@ import logging
 import os
 import re
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,11 +41,33 @@ from memory.reflect import reflect
 log = logging.getLogger("agent.evolve")
 
 
+def self_consistent(episodes: Sequence[Episode]) -> list[Episode]:
+    """The filter: episodes the reward says are right (solved or scored); when several were solved, only
+    the solved ones whose solution (answer, or essential actions) is the most common among them.
+
+    Ties go to the solution found in the fewest steps.
+    """
+    rewarded = [e for e in episodes if e.success or e.score > 0]
+    solved = [e for e in rewarded if e.success]
+    if len(solved) < 2:
+        return rewarded
+    votes = Counter(e.solution() for e in solved)
+    shortest = {key: min(e.n_steps for e in solved if e.solution() == key) for key in votes}
+    winner = max(votes, key=lambda key: (votes[key], -shortest[key]))
+    return [e for e in rewarded if not e.success or e.solution() == winner]
+
+
 class EvolutionConfig(BaseModel):
     """How the agent evolves."""
 
     trials: int = Field(default=2, ge=1)
     """Attempts per training task (Reflexion retries after a failure)."""
+    samples: int = Field(default=1, ge=1)
+    """Episodes per trial (self-consistency): the first with the model's own settings, the others sampled at
+    ``sample_temperature``; a trial succeeds when one sample does, and of several solved samples only those
+    whose solution agrees with the majority's are stored as examples."""
+    sample_temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    """Temperature of the extra samples."""
     rationalize: bool = True
     """STaR: when every trial of a training task failed, learn from the benchmark's gold path."""
     reflect_every: int = Field(default=10, ge=0)
@@ -172,28 +195,36 @@ class Evolver:
         return str(types(seed)) if callable(types) else ""
 
     def attempt(self, seed: int) -> list[Episode]:
-        """Acquire experience on one task: up to ``trials`` attempts with Reflexion notes in between."""
-        kinds = ABLATIONS[self.config.train_kinds]
+        """Acquire experience on one task: up to ``trials`` attempts (each of ``samples`` episodes) with
+        Reflexion notes in between; returns every episode played."""
+        c = self.config
+        kinds = ABLATIONS[c.train_kinds]
         notes: list[str] = []
-        trials: list[Episode] = []
+        played: list[Episode] = []
         obs = self.env.reset(seed=seed)
-        for trial in range(1, self.config.trials + 1):
+        for trial in range(1, c.trials + 1):
             context = retrieve_context(
                 self.bank, task=obs.task, observation=obs.text, namespace=self.namespace, kinds=kinds,
-                record=True, same_task_reflections=notes, budget=self.config.memory_budget,
+                record=True, same_task_reflections=notes, budget=c.memory_budget,
             )  # fmt: skip
-            episode = run_episode(self.env, self.actor, seed=seed, context=context,
-                                  max_steps=self.config.max_steps, trial=trial)  # fmt: skip
-            log.info("acquisition: seed %d trial %d -> success=%s score=%.2f steps=%d (%.1fs)", seed, trial,
-                     episode.success, episode.score, episode.n_steps, episode.seconds)  # fmt: skip
-            trials.append(episode)
-            if episode.success:
+            samples = []
+            for sample in range(c.samples):
+                sample_seed = seed * 1009 + trial * 31 + sample
+                actor = self.actor if sample == 0 else self.actor.sampled(c.sample_temperature, sample_seed)
+                episode = run_episode(self.env, actor, seed=seed, context=context, max_steps=c.max_steps, trial=trial)
+                episode.sample = sample
+                log.info("acquisition: seed %d trial %d sample %d -> success=%s score=%.2f steps=%d (%.1fs)", seed,
+                         trial, sample, episode.success, episode.score, episode.n_steps, episode.seconds)  # fmt: skip
+                samples.append(episode)
+            played.extend(samples)
+            best = max(samples, key=lambda e: (e.success, e.score, -e.n_steps))
+            if best.success:
                 break
-            if trial < self.config.trials:
-                note = self._reflexion(episode)
+            if trial < c.trials:
+                note = self._reflexion(best)
                 if note:
                     notes.append(note)
-        return trials
+        return played
 
     def _reflexion(self, episode: Episode) -> str:
         note = self._ask(episode, episode)
@@ -219,7 +250,7 @@ class Evolver:
         Returns the episodes worth learning from, a corrected episode replayed from the gold path (when
         every trial failed and the split has one), and the reflection notes written.
         """
-        kept = [e for e in trials if e.success or e.score > 0]
+        kept = self_consistent(trials)
         notes = [e.reflection for e in trials if e.reflection]
         corrected = None
         if not any(e.success for e in trials) and self.config.rationalize and self.env.split == "train":
@@ -228,7 +259,7 @@ class Evolver:
                 rationale = self._ask(corrected, trials[-1], gold=corrected.informative_actions())
                 if rationale:
                     notes.append("Why the correct solution works: " + rationale)
-        log.info("refinement: kept %d of %d trials, corrected=%s, notes=%d", len(kept), len(trials),
+        log.info("refinement: kept %d of %d episodes, corrected=%s, notes=%d", len(kept), len(trials),
                  corrected is not None, len(notes))  # fmt: skip
         return kept, corrected, notes
 
@@ -251,11 +282,17 @@ class Evolver:
         return replay if replay.success else None
 
     # -- update ----------------------------------------------------------------------------------------
-    def update(self, trials: list[Episode], corrected: Episode | None, notes: list[str]) -> list[str]:
-        """Write experiences, facts and reflections; credit the memories each trial used."""
+    def update(self, trials: list[Episode], corrected: Episode | None, notes: list[str],
+               kept: Sequence[Episode] | None = None) -> list[str]:  # fmt: skip
+        """Write experiences, facts and reflections; credit the memories each trial used.
+
+        ``kept`` (from :meth:`refine`): the solved episodes to store; a solved sample the filter dropped is
+        not written (failures always are: their penalised actions are facts too). None: every episode.
+        """
         items: list[MemoryInput] = []
         for episode in trials:
-            items.extend(experience_inputs(episode, self.namespace))
+            if kept is None or not episode.success or any(episode is k for k in kept):
+                items.extend(experience_inputs(episode, self.namespace))
         if corrected is not None:
             items.extend(experience_inputs(corrected, self.namespace, corrected=True))
         source = trials[-1]
@@ -291,7 +328,7 @@ class Evolver:
         for index, seed in enumerate(todo, start=done_before + 1):
             trials = self.attempt(seed)
             kept, corrected, notes = self.refine(trials)
-            self.update(trials, corrected, notes)
+            self.update(trials, corrected, notes, kept)
             for episode in trials:
                 self.log.append(episode, tag="train")
             new.extend(trials)

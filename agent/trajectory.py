@@ -80,6 +80,8 @@ class Episode:
     """Memories that were in the prompt (credited by the feedback hook)."""
     trial: int = 1
     """Which attempt at this task (Reflexion retries count up)."""
+    sample: int = 0
+    """Which sample of this trial (0: the model's own settings; 1+: sampled, see ``EvolutionConfig.samples``)."""
     episode_id: str = ""
     tag: str = ""
     """What the episode was for: ``train`` or an evaluation tag such as ``test/full``."""
@@ -123,6 +125,12 @@ class Episode:
         enabled = self.enabling_steps()
         kept = [s.action for i, s in enumerate(self.steps) if (s.reward > 0 and not s.invalid) or i in enabled]
         return list(dict.fromkeys(kept))  # a retaken object after a wrong move counts once
+
+    def solution(self) -> tuple[str, ...]:
+        """What the episode's outcome rests on: its answer for a free-answer task, else its essential actions."""
+        if self.stop_reason == "answered" and self.steps:
+            return (" ".join(self.steps[-1].action.lower().split()),)
+        return tuple(self.essential_actions())
 
     def informative_actions(self) -> list[str]:
         """The trajectory without look/inventory steps, invalid actions and immediate repeats."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,24 +104,27 @@ def _formats(model: BaseChatModel, schema: dict[str, Any], name: str) -> list[di
     return [None]
 
 
-def _invoke(model: BaseChatModel, messages: list[BaseMessage], fmt: dict[str, Any] | None) -> AIMessage:
+def _invoke(
+    model: BaseChatModel, messages: list[BaseMessage], fmt: dict[str, Any] | None, options: Mapping[str, Any]
+) -> AIMessage:
     if fmt is None:
-        reply = model.invoke(messages)
+        reply = model.invoke(messages, **options)
     else:
-        reply = model.invoke(messages, response_format=fmt)
+        reply = model.invoke(messages, response_format=fmt, **options)
     if not isinstance(reply, AIMessage):  # pragma: no cover - every chat model returns AIMessage
         raise TypeError(f"chat model returned {type(reply).__name__}")
     return reply
 
 
 def _call_with_dialect(
-    model: BaseChatModel, messages: list[BaseMessage], schema: dict[str, Any], name: str
-) -> AIMessage:
+    model: BaseChatModel, messages: list[BaseMessage], schema: dict[str, Any], name: str,
+    options: Mapping[str, Any],
+) -> AIMessage:  # fmt: skip
     formats = _formats(model, schema, name)
     last_error: Exception | None = None
     for fmt in formats:
         try:
-            reply = _invoke(model, messages, fmt)
+            reply = _invoke(model, messages, fmt, options)
         except Exception as exc:  # an endpoint rejecting a dialect: try the next one
             if fmt is None or not _is_openai(model) or not _is_format_rejection(exc):
                 raise
@@ -149,6 +152,7 @@ def complete_json(
     retries: int = 2,
     name: str = "reply",
     constrain: dict[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> JsonReply:
     """Ask ``model`` for a JSON object valid against ``schema``.
 
@@ -161,6 +165,7 @@ def complete_json(
         constrain: a stricter schema sent to the backend for constrained decoding (e.g. with an
             ``enum`` of valid actions) while replies are validated against ``schema``; lets the
             caller map a near-miss from an unconstrained backend instead of retrying it.
+        options: extra call options for the model, e.g. ``{"temperature": 0.7, "seed": 3}`` for a sample.
 
     Raises:
         ModelOutputError: no reply validated; ``.raw`` holds the last reply's text.
@@ -170,7 +175,7 @@ def complete_json(
     input_tokens = output_tokens = 0
     raw = ""
     for attempt in range(1, retries + 2):
-        reply = _call_with_dialect(model, history, constrain or schema, name)
+        reply = _call_with_dialect(model, history, constrain or schema, name, options or {})
         raw = reply.text
         usage: dict[str, Any] = dict(reply.usage_metadata or {})
         input_tokens += int(usage.get("input_tokens", 0))

@@ -136,3 +136,66 @@ def test_reflection_model_errors_are_counted_not_raised(tmp_path: Path) -> None:
     train = [e for e in RunLog.open(tmp_path / "episodes.jsonl").episodes if e.tag == "train"]
     assert len(train) == 2  # both trials ran although every reflection call failed
     assert sum(e.counters.model_errors for e in train) == 2  # the Reflexion note and the gold rationale
+
+
+def _solved(*actions: str, rewarded: tuple[str, ...], success: bool = True, score: float = 1.0) -> Episode:
+    from agent.trajectory import StepRecord
+
+    steps = [StepRecord(action=a, observation="", reward=1.0 if a in rewarded else 0.0, score=0.0) for a in actions]
+    return Episode(env_id="x", split="train", seed=0, task_type="t", task="", first_observation="", steps=steps,
+                   success=success, score=score)  # fmt: skip
+
+
+def test_self_consistency_keeps_the_solved_samples_that_agree() -> None:
+    from agent.evolve import self_consistent
+
+    a1 = _solved("take apple", "look around", "put apple in fridge", rewarded=("put apple in fridge",))
+    a2 = _solved("take apple", "put apple in fridge", rewarded=("put apple in fridge",))
+    b = _solved("take apple", "put apple in basket", rewarded=("put apple in basket",))  # the odd one out
+    partial = _solved("take apple", "put apple in sink", rewarded=("put apple in sink",), success=False, score=0.5)
+    failed = _solved("inventory", rewarded=(), success=False, score=0.0)
+    assert a1.solution() == a2.solution() == ("take apple", "put apple in fridge")
+    kept = self_consistent([a1, b, partial, a2, failed])
+    assert kept == [a1, partial, a2]  # the majority's solution; rewarded partial progress stays; failures go
+    assert self_consistent([b, failed]) == [b]  # one solved sample: the reward filter alone
+    assert self_consistent([a1, b]) == [b]  # a tie goes to the shorter solution
+
+
+def test_samples_are_drawn_at_temperature_and_the_filter_decides_what_is_stored(tmp_path: Path) -> None:
+    fake = ScriptedChatModel()
+
+    def policy(messages: list[BaseMessage]) -> str:
+        options = fake.kwargs_seen[-1]
+        if options.get("temperature") and options["seed"] % 2:  # one sampled episode fools around
+            return json.dumps({"thought": "t", "action": "inventory"})
+        untried = [line[2:] for line in messages[-1].text.splitlines() if line.startswith("- ")]
+        action = next(a for a in gold if a in untried)  # training seed 0 of twc easy, by the book
+        return json.dumps({"thought": "t", "action": action})
+
+    gold = ["take clean brown shirt", "open wardrobe", "put clean brown shirt in wardrobe"]
+
+    fake.enqueue(*[policy] * 60)
+    config = BenchConfig(env_id="twx-twc", preset="easy", train=1, test=1, settings=(), ablations=(),
+                         random_baseline=False, evolution=EvolutionConfig(trials=1, samples=3, max_steps=12,
+                         reflect_every=0, forget_every=0, rationalize=False))  # fmt: skip
+    run_bench(LLMConfig(backend="local-small"), config, tmp_path, chat=fake)
+    train = [e for e in RunLog.open(tmp_path / "episodes.jsonl").episodes if e.tag == "train"]
+    assert [e.sample for e in train] == [0, 1, 2] and train[0].success
+    sampled = [kw for kw in fake.kwargs_seen if "temperature" in kw]
+    assert sampled and all(kw["temperature"] == 0.7 for kw in sampled)
+    assert "temperature" not in fake.kwargs_seen[0]  # the first sample keeps the model's own settings
+    assert len({kw["seed"] for kw in sampled}) == 2  # samples 1 and 2 differ
+    assert sum(not e.success for e in train) == 1
+
+
+def test_a_bench_saved_before_an_option_existed_still_resumes(tmp_path: Path) -> None:
+    from agent.bench import _saved_bench
+
+    config = BenchConfig(env_id="twx-twc", train=3, test=2)
+    saved = config.model_dump(mode="json")
+    del saved["evolution"]["samples"], saved["evolution"]["sample_temperature"]  # as written by an older version
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"bench": saved}))
+    assert _saved_bench(path) == config.model_dump(mode="json")
+    other = BenchConfig(env_id="twx-twc", train=3, test=2, evolution=EvolutionConfig(samples=2))
+    assert _saved_bench(path) != other.model_dump(mode="json")  # a real difference still refuses to resume
