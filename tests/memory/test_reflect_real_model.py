@@ -59,3 +59,26 @@ def test_reflect_with_the_real_small_model(tmp_path: Path, embed, json_llm: Json
     else:
         assert report.experiences_reflected == 3
     bank.close()
+
+
+def test_first_rules_from_solved_games_with_the_real_small_model(tmp_path: Path, embed, json_llm: JsonLLM) -> None:
+    """Only solved games and no rules yet: the case where the 1.5B model used to answer "nothing changes"."""
+    bank = MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=embed)
+    experiences = [
+        "Start: You are in the kitchen. You see a fridge that is closed and a counter. You also see a milk.\n"
+        "Solution: take milk -> open fridge -> put milk in fridge (solved)",
+        "Start: You are in the kitchen. You see a fridge that is closed and a counter. You also see a butter.\n"
+        "Solution: take butter -> open fridge -> put butter in fridge (solved)",
+        "Start: You are in the bathroom. You see a sink and a towel rail. You also see a wet towel.\n"
+        "Solution: take wet towel -> put wet towel in towel rail (solved)",
+    ]
+    ids = bank.insert_many([MemoryInput(text=t, namespace="env:twc", episode_id=f"ep-{i}", meta={"outcome": 1.0})
+                            for i, t in enumerate(experiences)])  # fmt: skip
+    report = reflect(bank, json_llm, namespace="env:twc", steps=["insights"], max_items=3)
+    print(f"\nreal-model first rules: {report}")
+    assert report.failures == 0 and report.insights_added, report.rejected
+    for mid in report.insights_added:
+        rule = bank.get(mid)
+        print(f"  rule: {rule.text}  <- {rule.derived_from}")
+        assert set(rule.derived_from) <= set(ids) and rule.votes >= 1
+    bank.close()
