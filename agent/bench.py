@@ -32,11 +32,12 @@ import envs
 from agent.actor import Actor, ActorConfig
 from agent.errors import UsageError
 from agent.evolve import EvolutionConfig, Evolver, Progress, RunLog
-from agent.experience import ABLATIONS
+from agent.experience import ABLATIONS, namespace_for
 from agent.llm.config import LLMConfig
 from agent.llm.factory import make_chat_model
 from agent.report import Summary, learning_curve, markdown_table, summarise
 from agent.trajectory import Episode, StepRecord
+from agent.utility import credit, paired_table, paired_with_none
 from agent.workers import ChromaServer, Job, WorkerPool, check_workers, mirror_ledger_into_store, worker_specs
 from envs.base import Env
 from memory import MemoryBank, MemoryConfig
@@ -246,15 +247,19 @@ def _collect(
     for setting, (env, all_seeds) in held_out.items():
         seeds = all_seeds[:tested]
         summaries: list[Summary] = []
+        played: dict[str, list[Episode]] = {}
         for ablation in config.ablations:
             tag = f"{setting}/{ablation}"
-            summaries.append(summarise(ablation, [e for e in run_log.episodes if e.tag == tag and e.seed in seeds]))
+            played[ablation] = [e for e in run_log.episodes if e.tag == tag and e.seed in seeds]
+            summaries.append(summarise(ablation, played[ablation]))
         if config.random_baseline:
             # one generator per seed: the random agent's game does not depend on which seeds ran before it
             summaries.append(summarise("random", [random_episode(env, s, random.Random(s)) for s in seeds]))
-        results["settings"][setting] = {"seeds": seeds, "split": env.split,
+        paired = [p.to_dict() for p in paired_with_none(played)]
+        results["settings"][setting] = {"seeds": seeds, "split": env.split, "paired_with_none": paired,
                                         "summaries": [s.to_dict() for s in summaries]}  # fmt: skip
     results["memory"] = bank.stats()
+    results["memory_credit"] = credit(bank, namespace_for(config.env_id))
     results["workers"] = workers
     results["wall_seconds"] = round(time.perf_counter() - started, 1)
     write_results(out_dir, results, train_episodes)
@@ -271,6 +276,8 @@ def write_results(out_dir: Path, results: dict[str, Any], train: Sequence[Episod
                      for s in block["summaries"]]  # fmt: skip
         name = SETTING_NAMES[setting]
         parts.append(markdown_table(summaries, title=f"{name}: {len(block['seeds'])} tasks"))
+        if block.get("paired_with_none"):
+            parts.append(paired_table(block["paired_with_none"], "the same tasks, with memory vs without (none)"))
         # With no training every ablation is the no-memory agent: its lines start at the `none` figure.
         start = next((s.success for s in summaries if s.name == "none"), None)
         for s in summaries:
@@ -278,5 +285,13 @@ def write_results(out_dir: Path, results: dict[str, Any], train: Sequence[Episod
             if start is not None and s.name != "random":
                 line.append((0, start))
             line.append((len(train), s.success))
+    kinds = results.get("memory_credit", {}).get("kinds", {})
+    if kinds:
+        parts.append("### training credit (each memory an episode used is credited with its score)\n")
+        parts.append("| kind | active | credited | uses | mean utility |\n|---|---|---|---|---|")
+        parts.extend(f"| {k} | {v['memories']} | {v['credited']} | {v['uses']} | "
+                     f"{'–' if v['mean_utility'] is None else format(v['mean_utility'], '.2f')} |"
+                     for k, v in kinds.items())  # fmt: skip
+        parts.append("")
     (out_dir / "results.md").write_text("\n".join(parts))
     learning_curve(out_dir / "learning_curve.png", train, points, title=f"{results['env_id']}: success")

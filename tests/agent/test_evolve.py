@@ -60,6 +60,10 @@ def test_bench_runs_phases_writes_results_and_resumes(tmp_path: Path, monkeypatc
     results = run_bench(LLMConfig(backend="local-small"), config, out, chat=fake)
     assert (out / "results.json").is_file() and (out / "learning_curve.png").stat().st_size > 5000
     assert "| none |" in (out / "results.md").read_text()
+    assert "with memory vs without (none)" in (out / "results.md").read_text()
+    (paired,) = results["settings"]["in"]["paired_with_none"]
+    assert paired["name"] == "full" and paired["tasks"] == 2
+    assert results["memory_credit"]["kinds"]["fact"]["memories"] > 0
     summaries = {s["name"]: s for s in results["settings"]["in"]["summaries"]}
     assert set(summaries) == {"none", "full", "random"}
     assert summaries["none"]["episodes"] == 2
