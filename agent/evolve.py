@@ -286,13 +286,16 @@ class Evolver:
                kept: Sequence[Episode] | None = None) -> list[str]:  # fmt: skip
         """Write experiences, facts and reflections; credit the memories each trial used.
 
-        ``kept`` (from :meth:`refine`): the solved episodes to store; a solved sample the filter dropped is
-        not written (failures always are: their penalised actions are facts too). None: every episode.
+        ``kept`` (from :meth:`refine`): the solved episodes whose trajectories are stored; a solved sample
+        the filter dropped leaves only its facts (what the environment accepted is true either way).
+        Failures are always written: their penalised actions are facts too. None: every episode.
         """
         items: list[MemoryInput] = []
         for episode in trials:
-            if kept is None or not episode.success or any(episode is k for k in kept):
-                items.extend(experience_inputs(episode, self.namespace))
+            inputs = experience_inputs(episode, self.namespace)
+            if kept is not None and episode.success and not any(episode is k for k in kept):
+                inputs = [i for i in inputs if i.kind is not MemoryKind.EXPERIENCE]
+            items.extend(inputs)
         if corrected is not None:
             items.extend(experience_inputs(corrected, self.namespace, corrected=True))
         source = trials[-1]

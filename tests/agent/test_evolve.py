@@ -203,3 +203,22 @@ def test_a_bench_saved_before_an_option_existed_still_resumes(tmp_path: Path) ->
     assert _saved_bench(path) == config.model_dump(mode="json")
     other = BenchConfig(env_id="twx-twc", train=3, test=2, evolution=EvolutionConfig(samples=2))
     assert _saved_bench(path) != other.model_dump(mode="json")  # a real difference still refuses to resume
+
+
+def test_a_dropped_minority_solution_keeps_its_facts_but_not_its_trajectory(tmp_path: Path) -> None:
+    from agent.actor import Actor
+    from agent.evolve import Evolver, self_consistent
+    from tests.memory.fakes import hash_embed
+
+    a1 = _solved("take apple", "put apple in fridge", rewarded=("put apple in fridge",))
+    a2 = _solved("take apple", "look around", "put apple in fridge", rewarded=("put apple in fridge",))
+    b = _solved("take apple", "put apple in basket", rewarded=("put apple in basket",))
+    env = envs.make("twx-twc", split="train", preset="easy")
+    with MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:
+        evolver = Evolver(env, Actor(ScriptedChatModel()), bank, EvolutionConfig(), RunLog.open(tmp_path / "e.jsonl"))
+        evolver.update([a1, b, a2], None, [], kept=self_consistent([a1, b, a2]))
+        texts = [r.text for r in bank.memories(namespace=evolver.namespace)]
+    env.close()
+    trajectories = [t for t in texts if t.startswith("Start:")]
+    assert len(trajectories) == 1 and "put apple in fridge (solved)" in trajectories[0]  # a1 and a2 coincide
+    assert "put apple in basket → earned points (accepted)" in texts  # true whichever solution won
