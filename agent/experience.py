@@ -17,6 +17,7 @@ Retrieval is done once per episode and restricted to the kinds an ablation may u
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -148,6 +149,28 @@ def write_reflection(chat: BaseChatModel, episode: Episode, *, gold: Sequence[st
     return str(reply.data["text"]).strip()
 
 
+FACT_QUOTAS = {"earned here": 8, "lost here": 6, "earned elsewhere": 3}
+"""Facts shown per episode, by group: about an object in view ("here") that earned points or enabled an
+action that did, about one in view that lost points, and (only when there is none of those) earned
+points with other objects. Without
+quotas the losses crowd out the one fact that matters (measured: 7 "put used tissue in … → lost points"
+retrieved, "put used tissue in trash can → earned points" not), and facts about other objects ("open
+bathroom cabinet → needed before put brush in …") lead the small model astray."""
+
+
+def _mentioned(action: str, text: str) -> bool:
+    """True when the action's object (the words after its verb, before " in "/" on ") occurs in ``text``."""
+    _, _, rest = action.partition(" ")
+    obj = re.split(r" (?:in|on|into|from|with) ", rest, maxsplit=1)[0].strip().lower()
+    return bool(obj) and obj in text.lower()
+
+
+def _on_topic(action: str, enabled: str, observation: str) -> bool:
+    """A fact is about this game when its action's object is in view, or, for an enabling step ("open
+    fridge → needed before put milk in fridge"), the object of the action it enabled (the milk)."""
+    return _mentioned(enabled, observation) if enabled else _mentioned(action, observation)
+
+
 def retrieve_context(
     bank: MemoryBank,
     *,
@@ -161,21 +184,27 @@ def retrieve_context(
 ) -> MemoryContext:
     """Memories for one episode, restricted to ``kinds`` (an ablation), grouped for the prompt.
 
+    Facts: the best-scored candidates fill the quotas of :data:`FACT_QUOTAS` (what earned and what lost
+    points with an object in view; else a few earned elsewhere); only facts about objects in view tag
+    actions as rewarded or penalised. Reflections retrieved from other tasks are kept apart from this
+    task's own notes.
     ``record=False`` leaves recall statistics untouched (held-out evaluation must not change memory).
     """
     query = f"{task}\n{observation}"
     examples: list[str] = []
-    facts: list[str] = []
     rules: list[str] = []
-    reflections: list[str] = list(same_task_reflections)
+    notes: list[str] = []
     rewarded: set[str] = set()
     penalised: set[str] = set()
     ids: list[str] = []
-    plan = {MemoryKind.EXPERIENCE: 6, MemoryKind.FACT: 10, MemoryKind.INSIGHT: 5, MemoryKind.REFLECTION: 3}
+    plan = {MemoryKind.EXPERIENCE: 6, MemoryKind.FACT: 40, MemoryKind.INSIGHT: 5, MemoryKind.REFLECTION: 3}
+    good: list[tuple[str, str, str, bool]] = []
+    bad: list[tuple[str, str, str, bool]] = []
     for kind in kinds:
         if kind not in plan:
             continue
-        hits = bank.retrieve(query, k=plan[kind], kinds=[kind], namespace=namespace, token_budget=budget, record=record)
+        hits = bank.retrieve(query, k=plan[kind], kinds=[kind], namespace=namespace,
+                             token_budget=None if kind is MemoryKind.FACT else budget, record=False)  # fmt: skip
         for hit in hits:
             meta = hit.record.meta
             if kind is MemoryKind.EXPERIENCE:
@@ -186,19 +215,35 @@ def retrieve_context(
                     continue
                 examples.append(line)
             elif kind is MemoryKind.FACT:
-                facts.append(hit.record.text)
                 reward = meta.get("reward")
-                if meta.get("enabled"):
-                    rewarded.add(str(meta.get("action", "")))  # it prepared a rewarded action
-                elif isinstance(reward, (int, float)) and reward != 0:
-                    (rewarded if reward > 0 else penalised).add(str(meta.get("action", "")))
+                action, enabled = str(meta.get("action", "")), str(meta.get("enabled") or "")
+                row = (hit.id, hit.record.text, action, _on_topic(action, enabled, observation))
+                if enabled or (isinstance(reward, (int, float)) and reward > 0):
+                    good.append(row)
+                elif isinstance(reward, (int, float)) and reward < 0:
+                    bad.append(row)
+                continue
             elif kind is MemoryKind.INSIGHT:
                 rules.append(hit.record.text)
-            else:
-                reflections.append(hit.record.text)
+            else:  # notes of other tasks are the weakest memories: short, so they cannot crowd out facts
+                notes.append(_short(hit.record.text, 50))
             ids.append(hit.id)
+    facts: list[str] = []
+    groups = (([f for f in good if f[3]], FACT_QUOTAS["earned here"], rewarded),
+              ([f for f in bad if f[3]], FACT_QUOTAS["lost here"], penalised),
+              # facts about other objects only when memory knows nothing about these (analogies help then)
+              ([f for f in good if not f[3]] if not any(f[3] for f in good + bad) else [],
+               FACT_QUOTAS["earned elsewhere"], None))  # fmt: skip
+    for group, quota, tagged in groups:  # each in the bank's order
+        for mid, text, action, _ in group[:quota]:
+            facts.append(text)
+            ids.append(mid)
+            if tagged is not None:  # only facts about this game tag and rank the action list
+                tagged.add(action)
+    if record and ids:
+        bank.mark_recalled(ids)
     return MemoryContext(
-        facts=tuple(facts), rules=tuple(rules), examples=tuple(examples), reflections=tuple(reflections),
-        rewarded_actions=frozenset(rewarded), penalised_actions=frozenset(penalised - rewarded),
-        memory_ids=tuple(dict.fromkeys(ids)),
+        facts=tuple(facts), rules=tuple(rules), examples=tuple(examples), reflections=tuple(same_task_reflections),
+        similar_notes=tuple(notes), rewarded_actions=frozenset(rewarded),
+        penalised_actions=frozenset(penalised - rewarded), memory_ids=tuple(dict.fromkeys(ids)),
     )  # fmt: skip

@@ -57,6 +57,8 @@ class MemoryContext:
     """Action sequences of solved (or gold-corrected) similar tasks."""
     reflections: tuple[str, ...] = ()
     """Reflexion notes on earlier failed trials of this very task."""
+    similar_notes: tuple[str, ...] = ()
+    """Reflections retrieved from other, similar tasks (shown apart: they may not apply here)."""
     rewarded_actions: frozenset[str] = frozenset()
     """Actions that earned reward in similar tasks; listed first and tagged when they are valid now."""
     penalised_actions: frozenset[str] = frozenset()
@@ -68,7 +70,7 @@ class MemoryContext:
     @property
     def empty(self) -> bool:
         """True when nothing was retrieved."""
-        return not (self.facts or self.rules or self.examples or self.reflections)
+        return not (self.facts or self.rules or self.examples or self.reflections or self.similar_notes)
 
 
 def memory_block(context: MemoryContext, budget: int) -> str:
@@ -76,10 +78,12 @@ def memory_block(context: MemoryContext, budget: int) -> str:
     if context.empty:
         return ""
     p = load_prompts("actor")
+    # the most actionable first: a long note from another task must not crowd out this task's facts
     sections: list[tuple[str, tuple[str, ...]]] = [
         (p["reflections_header"], context.reflections),
         (p["facts_header"], context.facts),
         (p["examples_header"], context.examples),
+        (p["similar_notes_header"], context.similar_notes),
         (p["rules_header"], context.rules),
     ]
     lines = [p["memory_header"]]

@@ -365,6 +365,17 @@ class MemoryBank:
             query_embedding=query_embedding,
         )  # fmt: skip
 
+    def mark_recalled(self, memory_ids: Sequence[str], *, now: float | None = None) -> None:
+        """Count a recall of these memories (strength grows as on ``retrieve(record=True)``), for callers that
+        pick from candidates retrieved with ``record=False`` and should strengthen only what they used."""
+        self._check_open()
+        found = self.ledger.get(list(dict.fromkeys(memory_ids)))
+        unknown = [m for m in memory_ids if m not in found]
+        if unknown:
+            raise MemoryUsageError(f"mark_recalled: unknown memory ids {unknown[:5]}")
+        self.ledger.record_recalls(list(found), self.clock() if now is None else now, self.config.recall_growth,
+                                   self.config.max_strength_days)  # fmt: skip
+
     # -- record operations -------------------------------------------------------------------------------
     def feedback(
         self,

@@ -9,7 +9,7 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 import envs
-from agent.actor import Actor, ActorState, nearest_action
+from agent.actor import Actor, ActorConfig, ActorState, nearest_action
 from agent.episode import _cycling, run_episode
 from agent.prompting import MemoryContext
 from agent.trajectory import Episode, StepRecord
@@ -136,3 +136,34 @@ def test_spent_actions_leave_the_list_and_the_enum(twc: envs.Env) -> None:
     every = [StepRecord(a, "", reward=0.0) for a in obs.valid_actions]
     assert actor.options(ActorState(task=obs.task, first_observation=obs.text, observation=obs.text,
                                     valid_actions=obs.valid_actions, history=every)) == list(obs.valid_actions)
+
+
+def test_actions_memory_says_lost_points_leave_the_list_while_others_remain(twc: envs.Env) -> None:
+    obs = twc.reset(seed=3)
+    wrong = [a for a in obs.valid_actions if a != "take dirty teal dress"]
+    actor = Actor(ScriptedChatModel())
+
+    def state(penalised: set[str], valid: tuple[str, ...] = tuple(obs.valid_actions)) -> ActorState:
+        return ActorState(task=obs.task, first_observation=obs.text, observation=obs.text, valid_actions=valid,
+                          context=MemoryContext(penalised_actions=frozenset(penalised)))  # fmt: skip
+
+    assert actor.options(state({wrong[0]})) == [a for a in obs.valid_actions if a != wrong[0]]
+    assert wrong[0] not in actor.schema(state({wrong[0]}))["properties"]["action"]["enum"]
+    assert actor.options(state(set(obs.valid_actions))) == list(obs.valid_actions)  # nothing else left: all stay
+    keep = Actor(ScriptedChatModel(), ActorConfig(hide_penalised=False))
+    assert keep.options(state({wrong[0]})) == list(obs.valid_actions)
+
+
+def test_an_action_whose_object_changed_since_is_not_spent() -> None:
+    from agent.actor import spent_actions
+
+    def steps(*pairs: tuple[str, float]) -> list[StepRecord]:
+        return [StepRecord(action=a, observation="", reward=r) for a, r in pairs]
+
+    # the trash can was opened and closed again: opening it is worth a second try, looking around is not
+    assert spent_actions(steps(("open trash can", 0), ("close trash can", 0), ("look around", 0))) == {
+        "close trash can", "look around"}  # fmt: skip
+    assert spent_actions(steps(("open trash can", 0), ("close trash can", 0), ("open trash can", 0))) == {
+        "open trash can"}  # fmt: skip
+    assert spent_actions(steps(("take tissue", 1), ("put tissue in sink", -1), ("inventory", 0))) == {
+        "put tissue in sink", "inventory"}  # fmt: skip

@@ -1,0 +1,60 @@
+"""What an episode retrieves: fact quotas (what earned points first), notes of other tasks kept apart,
+and recall counted only for the memories shown (real bank: embedded Chroma and ledger, stand-in embedder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.experience import FACT_QUOTAS, retrieve_context
+from agent.prompting import memory_block
+from memory import MemoryBank, MemoryConfig, MemoryInput, MemoryKind
+from tests.memory.fakes import hash_embed
+
+NS = "env:twx-twc"
+OBSERVATION = "You are in the bathroom. You see a closed trash can, a sink and a bath tub. You see a used tissue."
+PLACES = ["sink", "bath tub", "shower", "towel rack", "wall hook", "toilet roll holder", "dressing table", "bath mat",
+          "medicine cabinet", "laundry basket", "shelf", "window sill"]  # more losses than a whole k=10 fact list
+
+
+def fact(action: str, reward: float, enabled: str = "") -> MemoryInput:
+    verdict = "earned points (accepted)" if reward > 0 else "lost points (wrong)"
+    text = f"{action} → needed before {enabled} (earned points)" if enabled else f"{action} → {verdict}"
+    meta = {"action": action, "reward": reward, **({"enabled": enabled} if enabled else {})}
+    return MemoryInput(text=text, kind=MemoryKind.FACT, namespace=NS, meta=meta)
+
+
+def test_facts_that_earned_points_are_not_crowded_out_by_losses(tmp_path: Path) -> None:
+    with MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:
+        bank.insert_many([fact(f"put used tissue in {p}", -1.0) for p in PLACES])
+        good = bank.insert_many([fact("put used tissue in trash can", 1.0),
+                                 fact("open trash can", 0.0, enabled="put used tissue in trash can"),
+                                 fact("put brush in bathroom cabinet", 1.0)])  # fmt: skip
+        note = bank.insert("You should put the used tissue in the wall hook.", MemoryKind.REFLECTION, NS)
+        context = retrieve_context(bank, task="Tidy up.", observation=OBSERVATION, namespace=NS,
+                                   kinds=(MemoryKind.FACT, MemoryKind.REFLECTION), record=True,
+                                   same_task_reflections=("this very task: try the trash can",))  # fmt: skip
+        # the two facts about the object in view first, then its losses (at most 6), not the brush's
+        assert set(context.facts[:2]) == {"put used tissue in trash can → earned points (accepted)",
+                                          "open trash can → needed before put used tissue in trash can (earned points)"}
+        losses = context.facts[2:]
+        assert len(losses) == FACT_QUOTAS["lost here"] and all("lost points" in f for f in losses)
+        # what earned points with other objects only shows when memory knows nothing about the ones in view
+        elsewhere = retrieve_context(bank, task="Tidy up.", observation="You see a toothpaste.", namespace=NS,
+                                     kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
+        assert len(elsewhere.facts) == FACT_QUOTAS["earned elsewhere"] and not elsewhere.rewarded_actions
+        assert all("earned points" in f for f in elsewhere.facts)
+        assert context.rewarded_actions == {"put used tissue in trash can", "open trash can"}  # not the brush's
+        assert len(context.penalised_actions) == FACT_QUOTAS["lost here"]
+        # another task's note is not presented as a note on this task
+        assert context.reflections == ("this very task: try the trash can",)
+        assert context.similar_notes == ("You should put the used tissue in the wall hook.",)
+        block = memory_block(context, 700)
+        assert block.index("THIS task") < block.index("Facts") < block.index("similar tasks (they may not apply")
+        # recall is counted for what was shown, not for every candidate looked at
+        shown = set(context.memory_ids)
+        assert set(good[:2]) | {note} <= shown and len(shown) == 2 + FACT_QUOTAS["lost here"] + 1
+        counts = {r.id: r.recall_count for r in bank.memories(namespace=NS)}
+        assert all(counts[i] == (1 if i in shown else 0) for i in counts)
+        retrieve_context(bank, task="Tidy up.", observation=OBSERVATION, namespace=NS, kinds=(MemoryKind.FACT,),
+                         record=False)  # fmt: skip
+        assert {r.id: r.recall_count for r in bank.memories(namespace=NS)} == counts
