@@ -71,6 +71,14 @@ def test_recall_statistics_update_only_when_recorded(make_bank: BankFactory) -> 
     after = bank.get(hit.id)
     assert hit.id == ids[0] and after.recall_count == 1 and after.last_recalled_at == now[0]
     assert after.strength > before.strength
+    # a caller that chose among record=False candidates strengthens only what it used, the same way
+    now[0] += 10 * 86_400
+    bank.mark_recalled([ids[0]])
+    again = bank.get(ids[0])
+    assert again.recall_count == 2 and again.last_recalled_at == now[0] and again.strength > after.strength
+    assert bank.get(ids[1]).recall_count == 0
+    with pytest.raises(MemoryUsageError, match="unknown memory ids"):
+        bank.mark_recalled(["mem-nope"])
 
 
 def test_feedback_updates_utility_and_history(make_bank: BankFactory) -> None:
