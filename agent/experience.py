@@ -152,10 +152,10 @@ def write_reflection(chat: BaseChatModel, episode: Episode, *, gold: Sequence[st
 FACT_QUOTAS = {"earned here": 8, "lost here": 6, "earned elsewhere": 3}
 """Facts shown per episode, by group: about an object in view ("here") that earned points or enabled an
 action that did, about one in view that lost points, and (only when there is none of those) earned
-points with other objects. Without
-quotas the losses crowd out the one fact that matters (measured: 7 "put used tissue in … → lost points"
-retrieved, "put used tissue in trash can → earned points" not), and facts about other objects ("open
-bathroom cabinet → needed before put brush in …") lead the small model astray."""
+points with other objects. Without quotas the losses crowd out the one fact that matters (measured: 7
+"put used tissue in … → lost points" retrieved, "put used tissue in trash can → earned points" not),
+and facts about other objects ("open bathroom cabinet → needed before put brush in …") lead the small
+model astray."""
 
 
 def _mentioned(action: str, text: str) -> bool:
