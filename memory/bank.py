@@ -369,10 +369,7 @@ class MemoryBank:
         """Count a recall of these memories (strength grows as on ``retrieve(record=True)``), for callers that
         pick from candidates retrieved with ``record=False`` and should strengthen only what they used."""
         self._check_open()
-        found = self.ledger.get(list(dict.fromkeys(memory_ids)))
-        unknown = [m for m in memory_ids if m not in found]
-        if unknown:
-            raise MemoryUsageError(f"mark_recalled: unknown memory ids {unknown[:5]}")
+        found = self.ledger.get_all(memory_ids, "mark_recalled for")
         self.ledger.record_recalls(list(found), self.clock() if now is None else now, self.config.recall_growth,
                                    self.config.max_strength_days)  # fmt: skip
 
@@ -394,10 +391,7 @@ class MemoryBank:
         value = float(outcome)
         if not 0.0 <= value <= 1.0:
             raise MemoryUsageError(f"outcome must be a bool or a float in 0..1, got {outcome!r}")
-        found = self.ledger.get(list(dict.fromkeys(memory_ids)))
-        unknown = [m for m in memory_ids if m not in found]
-        if unknown:
-            raise MemoryUsageError(f"feedback for unknown memory ids: {unknown[:5]}")
+        found = self.ledger.get_all(memory_ids, "feedback for")
         with self.ledger.tx() as conn:
             conn.executemany(
                 "UPDATE memories SET utility_sum = utility_sum + ?, utility_count = utility_count + 1, "

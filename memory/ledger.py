@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from memory.base import MemoryKind, MemoryRecord, MemoryStatus
+from memory.errors import MemoryUsageError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS memories (
@@ -140,6 +141,8 @@ class ScoringRow(NamedTuple):
     thread: str | None
     seq: int | None
     tokens: int
+
+
 CONTENT_OPS = ("insert", "edit", "archive", "restore", "rollback", "import")
 """History operations that change what the keyword index must contain."""
 
@@ -307,6 +310,14 @@ class Ledger:
             for row in self.query(f"SELECT {RECORD_SELECT} FROM memories WHERE id IN ({marks})", chunk):
                 out[row[0]] = (record_from_row(row), int(row[-1]))
         return out
+
+    def get_all(self, ids: Sequence[str], doing: str) -> dict[str, tuple[MemoryRecord, int]]:
+        """:meth:`get` for ids that must all exist; else ``MemoryUsageError("{doing} unknown memory ids: …")``."""
+        found = self.get(list(dict.fromkeys(ids)))
+        unknown = [m for m in ids if m not in found]
+        if unknown:
+            raise MemoryUsageError(f"{doing} unknown memory ids: {unknown[:5]}")
+        return found
 
     def scoring_rows(self, ids: Sequence[str]) -> dict[str, ScoringRow]:
         """id -> the columns retrieval scores by, for the ids that exist."""

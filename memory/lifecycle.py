@@ -152,10 +152,7 @@ def forget(bank: MemoryBank, now: float, *, dry_run: bool = False, sync_index: b
 
 def archive(bank: MemoryBank, memory_ids: Sequence[str], *, reason: str, actor: str) -> int:
     """Archive memories now (restorable); returns how many were active or superseded before."""
-    found = bank.ledger.get(list(dict.fromkeys(memory_ids)))
-    unknown = [m for m in memory_ids if m not in found]
-    if unknown:
-        raise MemoryUsageError(f"cannot archive unknown memory ids: {unknown[:5]}")
+    found = bank.ledger.get_all(memory_ids, "cannot archive")
     rows = [
         (m, r.kind.value, r.namespace, reason) for m, (r, _) in found.items() if r.status is not MemoryStatus.ARCHIVED
     ]
@@ -210,10 +207,7 @@ def _archive_rows(
 
 def restore(bank: MemoryBank, memory_ids: Sequence[str], *, actor: str, reason: str) -> None:
     """Bring archived memories back: active again, re-indexed, their forgetting clock reset."""
-    found = bank.ledger.get(list(dict.fromkeys(memory_ids)))
-    unknown = [m for m in memory_ids if m not in found]
-    if unknown:
-        raise MemoryUsageError(f"cannot restore unknown memory ids: {unknown[:5]}")
+    found = bank.ledger.get_all(memory_ids, "cannot restore")
     todo = [r for r, _ in found.values() if r.status is MemoryStatus.ARCHIVED]
     if not todo:
         return
