@@ -37,7 +37,7 @@ from agent.llm.config import LLMConfig
 from agent.llm.factory import make_chat_model
 from agent.report import Summary, learning_curve, markdown_table, summarise
 from agent.trajectory import Episode, StepRecord
-from agent.utility import credit, paired_table, paired_with_none
+from agent.utility import credit, credit_table, paired_table, paired_with_none
 from agent.workers import ChromaServer, Job, WorkerPool, check_workers, mirror_ledger_into_store, worker_specs
 from envs.base import Env
 from memory import MemoryBank, MemoryConfig
@@ -287,11 +287,6 @@ def write_results(out_dir: Path, results: dict[str, Any], train: Sequence[Episod
             line.append((len(train), s.success))
     kinds = results.get("memory_credit", {}).get("kinds", {})
     if kinds:
-        parts.append("### training credit (each memory an episode used is credited with its score)\n")
-        parts.append("| kind | active | credited | uses | mean utility |\n|---|---|---|---|---|")
-        parts.extend(f"| {k} | {v['memories']} | {v['credited']} | {v['uses']} | "
-                     f"{'–' if v['mean_utility'] is None else format(v['mean_utility'], '.2f')} |"
-                     for k, v in kinds.items())  # fmt: skip
-        parts.append("")
+        parts.append(credit_table(kinds))
     (out_dir / "results.md").write_text("\n".join(parts))
     learning_curve(out_dir / "learning_curve.png", train, points, title=f"{results['env_id']}: success")

@@ -24,7 +24,6 @@ from agent.errors import EvolveError
 from agent.llm.config import BackendChoice
 
 if TYPE_CHECKING:  # the heavy imports wait until a command runs, so `evolve --help` stays quick
-
     from agent.chat import ChatSession, SessionReflection
 
 

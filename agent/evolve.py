@@ -51,10 +51,14 @@ def self_consistent(episodes: Sequence[Episode]) -> list[Episode]:
     solved = [e for e in rewarded if e.success]
     if len(solved) < 2:
         return rewarded
-    votes = Counter(e.solution() for e in solved)
-    shortest = {key: min(e.n_steps for e in solved if e.solution() == key) for key in votes}
+    solutions = [e.solution() for e in solved]
+    votes = Counter(solutions)
+    shortest: dict[tuple[str, ...], int] = {}
+    for key, e in zip(solutions, solved, strict=True):
+        shortest[key] = min(shortest.get(key, e.n_steps), e.n_steps)
     winner = max(votes, key=lambda key: (votes[key], -shortest[key]))
-    return [e for e in rewarded if not e.success or e.solution() == winner]
+    agree = {id(e) for key, e in zip(solutions, solved, strict=True) if key == winner}
+    return [e for e in rewarded if not e.success or id(e) in agree]
 
 
 class EvolutionConfig(BaseModel):

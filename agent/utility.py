@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from agent.trajectory import Episode
-from memory import MemoryBank, MemoryStatus
+from memory import MemoryBank
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def paired_with_none(by_ablation: Mapping[str, Sequence[Episode]]) -> list[Paire
 def credit(bank: MemoryBank, namespace: str, top: int = 5) -> dict[str, Any]:
     """Per kind: active memories, how many were credited by episodes, and their mean smoothed utility;
     plus the ``top`` most and least useful credited memories (at least two uses)."""
-    active = [r for r in bank.memories(namespace=namespace) if r.status is MemoryStatus.ACTIVE]
+    active = bank.memories(namespace=namespace)  # active ones only (the default status)
     kinds: dict[str, dict[str, Any]] = {}
     for kind in sorted({r.kind.value for r in active}):
         records = [r for r in active if r.kind.value == kind]
@@ -98,4 +98,14 @@ def paired_table(rows: Sequence[Mapping[str, Any]], title: str) -> str:
     for r in rows:
         lines.append(f"| {r['name']} | {r['tasks']} | {r['helped']} | {r['hurt']} | {r['both_solved']} | "
                      f"{r['both_failed']} | {r['score_delta']:+.2f} | {r['sign_test_p']:.3f} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def credit_table(kinds: Mapping[str, Mapping[str, Any]]) -> str:
+    """Markdown table of :func:`credit`'s ``kinds``."""
+    lines = ["### training credit (each memory an episode used is credited with its score)", "",
+             "| kind | active | credited | uses | mean utility |", "|---|---|---|---|---|"]  # fmt: skip
+    for kind, v in kinds.items():
+        utility = "–" if v["mean_utility"] is None else format(v["mean_utility"], ".2f")
+        lines.append(f"| {kind} | {v['memories']} | {v['credited']} | {v['uses']} | {utility} |")
     return "\n".join(lines) + "\n"

@@ -347,7 +347,7 @@ def reflect(
                 run.report.reflections += run.write(MemoryKind.REFLECTION, lessons, mapping, by_id, 0.6)
                 run.report.facts += run.write(fact_kind, reply.get("facts"), mapping, by_id, 0.6)
         if "insights" in steps:
-            current = [r for r in bank.memories([MemoryKind.INSIGHT], namespace) if r.status is MemoryStatus.ACTIVE]
+            current = bank.memories([MemoryKind.INSIGHT], namespace)  # active ones (the default status)
             current = sorted(current, key=lambda r: (-r.votes, r.created_at))[:max_insights_in_prompt]
             rules = {f"R{i}": r for i, r in enumerate(current, start=1)}
             listing = "\n".join(f"{label} ({r.votes} votes): {r.text}" for label, r in rules.items()) or "(none yet)"

@@ -190,6 +190,7 @@ def retrieve(
     fused = fuse(sims, np.array(kw_z) if bank.config.hybrid else None, bank.config.dense_weight,
                  bank.config.keyword_weight)  # fmt: skip
     fused = neighbour_boost(fused, threads, [r.seq for r in cands], bank.config.neighbor_boost)
+
     def col(field: str) -> np.ndarray:
         return np.array([getattr(r, field) for r in cands], dtype=np.float64)
 

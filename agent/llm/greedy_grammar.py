@@ -23,7 +23,10 @@ _TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)]
 
 
 class GreedyGrammarSampler:
-    """A grammar sampler for greedy decoding; one per completion (the grammar state advances per token)."""
+    """A grammar sampler for greedy decoding; one per completion (the grammar state advances per token).
+
+    llama-cpp-python only calls ``sample`` on the object its ``_init_sampler`` returns (and drops it after
+    the completion), so that and ``close`` are all it needs."""
 
     def __init__(self, llama: Llama, grammar: Any) -> None:
         self._n_vocab = int(llama.n_vocab())
@@ -59,17 +62,9 @@ class GreedyGrammarSampler:
             self._all_np["logit"] = logits
             self._all_np["p"] = 0.0
             self._allowed(self._all, self._n_vocab)
-            token = int(np.argmax(self._all_np["logit"]))
+            token = int(self._all_np["id"][np.argmax(self._all_np["logit"])])
         llama_cpp.llama_sampler_accept(self._grammar, token)
         return token
-
-    def accept(self, token: int) -> None:
-        """Advance the grammar over a token chosen elsewhere."""
-        llama_cpp.llama_sampler_accept(self._grammar, token)
-
-    def reset(self) -> None:
-        """Back to the grammar's start."""
-        llama_cpp.llama_sampler_reset(self._grammar)
 
     def close(self) -> None:
         """Free the grammar (also on garbage collection)."""
