@@ -42,3 +42,21 @@ def test_real_model_writes_retrieves_and_credits_memories(tmp_path: Path, small_
     names = [s["name"] for s in results["settings"]["in"]["summaries"]]
     assert names == ["none", "full", "random"]
     assert (tmp_path / "learning_curve.png").is_file()
+    # memory utility: `full` against `none` on the same task, and the credit training gave
+    (paired,) = results["settings"]["in"]["paired_with_none"]
+    assert paired["name"] == "full" and paired["tasks"] == 1
+    assert results["memory_credit"]["kinds"]["experience"]["memories"] >= 1
+    assert "with memory vs without (none)" in (tmp_path / "results.md").read_text()
+
+
+def test_real_model_samples_a_trial_at_temperature(tmp_path: Path, small_llm: object) -> None:
+    """Self-consistency samples through llama.cpp: the temperature and seed options reach the real model."""
+    config = BenchConfig(
+        env_id="twx-twc", preset="easy", train=1, test=1, settings=(), ablations=(), random_baseline=False,
+        evolution=EvolutionConfig(trials=1, samples=2, max_steps=4, reflect_every=0, forget_every=0,
+                                  rationalize=False),
+    )  # fmt: skip
+    run_bench(LLMConfig(backend="local-small"), config, tmp_path, chat=small_llm)  # type: ignore[arg-type]
+    train = [e for e in RunLog.open(tmp_path / "episodes.jsonl").episodes if e.tag == "train"]
+    assert [e.sample for e in train] == [0, 1]
+    assert all(e.counters.llm_calls > 0 and e.counters.model_errors == 0 for e in train)
