@@ -107,10 +107,31 @@ def random_episode(env: Env, seed: int, rng: random.Random) -> Episode:
     return episode
 
 
+_AS_BEFORE: dict[str, dict[str, Any]] = {"evolution": {"recalls": 0}}
+"""Options added since benches were first saved whose default changes how a bench runs, with the value that
+reproduces how a bench saved without them ran (before ``recalls``, memory was retrieved once per episode)."""
+
+
 def _saved_bench(path: Path) -> dict[str, Any]:
-    """The bench configuration saved in ``path``, with options added since filled with their defaults
-    (a run started before an option existed resumes as long as it used what is now the default)."""
-    return BenchConfig.model_validate(json.loads(path.read_text())["bench"]).model_dump(mode="json")
+    """The bench configuration saved in ``path``; an option added since is filled with the value the bench
+    ran with (:data:`_AS_BEFORE`, else the default), so a bench resumes only with the options it ran with."""
+    data = json.loads(path.read_text())["bench"]
+    for section, values in _AS_BEFORE.items():
+        for key, value in values.items():
+            data.setdefault(section, {}).setdefault(key, value)
+    return BenchConfig.model_validate(data).model_dump(mode="json")
+
+
+def _differences(saved: dict[str, Any], now: dict[str, Any], prefix: str = "") -> list[str]:
+    """Where two saved configurations differ, as ``section.option (saved X, now Y)``."""
+    found: list[str] = []
+    for key in sorted(set(saved) | set(now)):
+        old, new = saved.get(key), now.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            found += _differences(old, new, f"{prefix}{key}.")
+        elif old != new:
+            found.append(f"{prefix}{key} (saved {old!r}, now {new!r})")
+    return found
 
 
 def _check(config: BenchConfig) -> None:
@@ -167,9 +188,10 @@ def run_bench(
     out_dir.mkdir(parents=True, exist_ok=True)
     saved = out_dir / "config.json"
     record = {"bench": config.model_dump(mode="json"), "llm": llm.model_dump(mode="json", exclude={"api_key"})}
-    if saved.is_file() and _saved_bench(saved) != record["bench"]:
-        raise UsageError(f"{out_dir} holds a bench with another configuration; use a new --out directory "
-                         f"or the same options to resume it")  # fmt: skip
+    differences = _differences(_saved_bench(saved), record["bench"]) if saved.is_file() else []
+    if differences:
+        raise UsageError(f"{out_dir} holds a bench with another configuration: {'; '.join(differences)}. "
+                         f"Use a new --out directory, or the options it ran with to resume it")  # fmt: skip
     saved.write_text(json.dumps(record, indent=2, default=str))
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:

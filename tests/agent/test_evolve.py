@@ -205,6 +205,16 @@ def test_a_bench_saved_before_an_option_existed_still_resumes(tmp_path: Path) ->
     assert _saved_bench(path) != other.model_dump(mode="json")  # a real difference still refuses to resume
 
 
+def test_a_bench_saved_before_recalls_resumes_only_as_it_ran(tmp_path: Path) -> None:
+    # before ``recalls`` existed memory was retrieved once per episode: the new default would change the bench
+    saved = BenchConfig(env_id="twx-twc", train=3, test=2).model_dump(mode="json")
+    del saved["evolution"]["recalls"]
+    (tmp_path / "config.json").write_text(json.dumps({"bench": saved}))
+    with pytest.raises(UsageError, match=r"evolution\.recalls \(saved 0, now 2\)"):
+        run_bench(LLMConfig(), BenchConfig(env_id="twx-twc", train=3, test=2), tmp_path, chat=ScriptedChatModel())
+    assert json.loads((tmp_path / "config.json").read_text())["bench"] == saved  # not overwritten
+
+
 def test_a_dropped_minority_solution_keeps_its_facts_but_not_its_trajectory(tmp_path: Path) -> None:
     from agent.actor import Actor
     from agent.evolve import Evolver, self_consistent
