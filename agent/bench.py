@@ -107,18 +107,37 @@ def random_episode(env: Env, seed: int, rng: random.Random) -> Episode:
     return episode
 
 
-_AS_BEFORE: dict[str, dict[str, Any]] = {"evolution": {"recalls": 0}}
-"""Options added since benches were first saved whose default changes how a bench runs, with the value that
-reproduces how a bench saved without them ran (before ``recalls``, memory was retrieved once per episode)."""
+_AS_BEFORE: dict[str, dict[str, Any]] = {"evolution": {"recalls": 0}, "actor": {"pin_found": False}}
+"""Options added since benches were first saved whose default changes how a bench plays, with the value that
+reproduces how a bench saved without them played (before them, memory was retrieved once per episode and
+only the recent steps were shown)."""
+
+
+def _missing_since(path: Path) -> dict[str, dict[str, Any]]:
+    """The options of :data:`_AS_BEFORE` the bench saved in ``path`` predates, with the values it ran with."""
+    data = json.loads(path.read_text())["bench"]
+    missing = {section: {k: v for k, v in values.items() if k not in data.get(section, {})}
+               for section, values in _AS_BEFORE.items()}  # fmt: skip
+    return {section: values for section, values in missing.items() if values}
+
+
+def as_it_ran(config: BenchConfig, path: Path) -> BenchConfig:
+    """``config`` with the options the bench saved in ``path`` predates set as it played, so that an old bench
+    resumes with the same command and plays its remaining episodes as it played the first ones."""
+    missing = _missing_since(path) if path.is_file() else {}
+    if not missing:
+        return config
+    log.warning("resuming a bench saved before %s: they keep the values it ran with",
+                ", ".join(f"{s}.{k}={v}" for s, values in missing.items() for k, v in values.items()))  # fmt: skip
+    return config.model_copy(update={s: getattr(config, s).model_copy(update=v) for s, v in missing.items()})
 
 
 def _saved_bench(path: Path) -> dict[str, Any]:
     """The bench configuration saved in ``path``; an option added since is filled with the value the bench
-    ran with (:data:`_AS_BEFORE`, else the default), so a bench resumes only with the options it ran with."""
+    ran with (:data:`_AS_BEFORE`, else the default)."""
     data = json.loads(path.read_text())["bench"]
-    for section, values in _AS_BEFORE.items():
-        for key, value in values.items():
-            data.setdefault(section, {}).setdefault(key, value)
+    for section, values in _missing_since(path).items():
+        data.setdefault(section, {}).update(values)
     return BenchConfig.model_validate(data).model_dump(mode="json")
 
 
@@ -187,6 +206,7 @@ def run_bench(
         raise UsageError(f"--chroma-url {chroma_url!r} is not an http(s) URL; give e.g. http://127.0.0.1:8000") from exc
     out_dir.mkdir(parents=True, exist_ok=True)
     saved = out_dir / "config.json"
+    config = as_it_ran(config, saved)
     record = {"bench": config.model_dump(mode="json"), "llm": llm.model_dump(mode="json", exclude={"api_key"})}
     differences = _differences(_saved_bench(saved), record["bench"]) if saved.is_file() else []
     if differences:
