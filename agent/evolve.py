@@ -294,6 +294,10 @@ class Evolver:
             replay.score, replay.success = result.score, result.success
             if result.done:
                 break
+        if not replay.success:  # e.g. a gold path longer than the step limit: no correction to learn from
+            log.warning("refinement: the gold path of seed %d did not solve it (%d of %d actions played, "
+                        "score %.2f); no corrected trajectory", failed.seed, replay.n_steps, len(gold),
+                        replay.score)  # fmt: skip
         return replay if replay.success else None
 
     # -- update ----------------------------------------------------------------------------------------
