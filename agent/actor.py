@@ -52,6 +52,9 @@ class ActorConfig(BaseModel):
     hide_penalised: bool = True
     """Leave out actions that memory says lost points in similar tasks, while other actions remain: tagged
     and listed last, the 1.5B model still chose them (measured: 3 of 7 wrong placements in one game)."""
+    pin_found: bool = True
+    """Keep the steps that brought new things into view (a recipe, a fridge's contents) in the prompt after
+    they leave the window of recent steps (``ActorState.found``)."""
 
 
 @dataclass
@@ -81,6 +84,9 @@ class ActorState:
     context: MemoryContext = field(default_factory=MemoryContext)
     shown_actions: Sequence[str] | None = None
     """A shortlist of ``valid_actions`` for the prompt (None: show them all)."""
+    found: Sequence[int] = ()
+    """Indexes in ``history`` of steps that brought new things into view (a recipe, a fridge's contents):
+    shown under their own header once they leave the recent-steps window."""
 
 
 def nearest_action(text: str, valid: Sequence[str]) -> str | None:
@@ -154,6 +160,10 @@ class Actor:
             changing.append(p["answer"])
             return [SystemMessage("\n\n".join(stable)), HumanMessage("\n".join(changing))]
         recent = state.history[-c.history_window :] if c.history_window else []
+        older = [state.history[i] for i in state.found if i < len(state.history) - len(recent)]
+        if older and c.pin_found:  # what the episode found out must not fall out of the prompt with the window
+            found = [p["history_step"].format(action=s.action, observation=pack([s.observation], 80)[0]) for s in older]
+            changing.append(p["found_header"] + "\n" + "\n".join(pack(found[-3:], c.history_budget // 2)))
         if recent:
             steps = [
                 p["history_step"].format(

@@ -107,10 +107,50 @@ def random_episode(env: Env, seed: int, rng: random.Random) -> Episode:
     return episode
 
 
+_AS_BEFORE: dict[str, dict[str, Any]] = {"evolution": {"recalls": 0}, "actor": {"pin_found": False}}
+"""Options added since benches were first saved whose default changes how a bench plays, with the value that
+reproduces how a bench saved without them played (before them, memory was retrieved once per episode and
+only the recent steps were shown)."""
+
+
+def _missing_since(path: Path) -> dict[str, dict[str, Any]]:
+    """The options of :data:`_AS_BEFORE` the bench saved in ``path`` predates, with the values it ran with."""
+    data = json.loads(path.read_text())["bench"]
+    missing = {section: {k: v for k, v in values.items() if k not in data.get(section, {})}
+               for section, values in _AS_BEFORE.items()}  # fmt: skip
+    return {section: values for section, values in missing.items() if values}
+
+
+def as_it_ran(config: BenchConfig, path: Path) -> BenchConfig:
+    """``config`` with the options the bench saved in ``path`` predates set as it played, so that an old bench
+    resumes with the same command and plays its remaining episodes as it played the first ones."""
+    missing = _missing_since(path) if path.is_file() else {}
+    if not missing:
+        return config
+    log.warning("resuming a bench saved before %s: they keep the values it ran with",
+                ", ".join(f"{s}.{k}={v}" for s, values in missing.items() for k, v in values.items()))  # fmt: skip
+    return config.model_copy(update={s: getattr(config, s).model_copy(update=v) for s, v in missing.items()})
+
+
 def _saved_bench(path: Path) -> dict[str, Any]:
-    """The bench configuration saved in ``path``, with options added since filled with their defaults
-    (a run started before an option existed resumes as long as it used what is now the default)."""
-    return BenchConfig.model_validate(json.loads(path.read_text())["bench"]).model_dump(mode="json")
+    """The bench configuration saved in ``path``; an option added since is filled with the value the bench
+    ran with (:data:`_AS_BEFORE`, else the default)."""
+    data = json.loads(path.read_text())["bench"]
+    for section, values in _missing_since(path).items():
+        data.setdefault(section, {}).update(values)
+    return BenchConfig.model_validate(data).model_dump(mode="json")
+
+
+def _differences(saved: dict[str, Any], now: dict[str, Any], prefix: str = "") -> list[str]:
+    """Where two saved configurations differ, as ``section.option (saved X, now Y)``."""
+    found: list[str] = []
+    for key in sorted(set(saved) | set(now)):
+        old, new = saved.get(key), now.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            found += _differences(old, new, f"{prefix}{key}.")
+        elif old != new:
+            found.append(f"{prefix}{key} (saved {old!r}, now {new!r})")
+    return found
 
 
 def _check(config: BenchConfig) -> None:
@@ -166,10 +206,12 @@ def run_bench(
         raise UsageError(f"--chroma-url {chroma_url!r} is not an http(s) URL; give e.g. http://127.0.0.1:8000") from exc
     out_dir.mkdir(parents=True, exist_ok=True)
     saved = out_dir / "config.json"
+    config = as_it_ran(config, saved)
     record = {"bench": config.model_dump(mode="json"), "llm": llm.model_dump(mode="json", exclude={"api_key"})}
-    if saved.is_file() and _saved_bench(saved) != record["bench"]:
-        raise UsageError(f"{out_dir} holds a bench with another configuration; use a new --out directory "
-                         f"or the same options to resume it")  # fmt: skip
+    differences = _differences(_saved_bench(saved), record["bench"]) if saved.is_file() else []
+    if differences:
+        raise UsageError(f"{out_dir} holds a bench with another configuration: {'; '.join(differences)}. "
+                         f"Use a new --out directory, or the options it ran with to resume it")  # fmt: skip
     saved.write_text(json.dumps(record, indent=2, default=str))
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli_options import BaseUrlOpt, CtxOpt, JsonOpt, LlmOpt, ModelOpt, ThreadsOpt, llm_config
+from agent.cli_options import BaseUrlOpt, CtxOpt, JsonOpt, LlmOpt, ModelOpt, RecallsOpt, ThreadsOpt, llm_config
 from agent.errors import EvolveError
 from agent.llm.config import BackendChoice, LLMConfig
 
@@ -213,6 +213,7 @@ def bench(
     samples: Annotated[int, typer.Option(min=1, help="Episodes per trial (self-consistency; extra ones sampled "
                                                      "at temperature 0.7).")] = 1,
     max_steps: Annotated[int, typer.Option(min=1, help="Step limit per episode.")] = 30,
+    recalls: RecallsOpt = 2,
     out: Annotated[Path | None, typer.Option(help="Output directory (default runs/bench-ENV).")] = None,
     memory_dir: Annotated[Path | None, typer.Option(help="Memory bank directory (default OUT/memory).")] = None,
     random_baseline: Annotated[bool, typer.Option(help="Also run a random agent.")] = True,
@@ -237,8 +238,8 @@ def bench(
             raise typer.BadParameter(f"--settings {settings!r}: use in, out or in,out")
         config = BenchConfig(env_id=env_id, preset=preset, train=train, test=test, settings=chosen,  # type: ignore[arg-type]
                              ablations=tuple(names), random_baseline=random_baseline,
-                             evolution=EvolutionConfig(trials=trials, samples=samples,
-                                                       max_steps=max_steps))  # fmt: skip
+                             evolution=EvolutionConfig(trials=trials, samples=samples, max_steps=max_steps,
+                                                       recalls=recalls))  # fmt: skip
     except EvolveError as exc:
         raise fail(exc) from None
     out_dir = out or Path("runs") / f"bench-{env_id}"
@@ -259,6 +260,7 @@ def run(
     samples: Annotated[int, typer.Option(min=1, help="Episodes per trial (self-consistency; extra ones sampled "
                                                      "at temperature 0.7).")] = 1,
     max_steps: Annotated[int, typer.Option(min=1, help="Step limit per episode.")] = 30,
+    recalls: RecallsOpt = 2,
     out: Annotated[Path | None, typer.Option(help="Run directory (default runs/run-ENV).")] = None,
     memory_dir: Annotated[Path | None, typer.Option(help="Memory bank directory (default OUT/memory).")] = None,
     llm: LlmOpt = BackendChoice.local,
@@ -275,7 +277,7 @@ def run(
     from agent.evolve import EvolutionConfig
 
     out_dir = out or Path("runs") / f"run-{env_id}"
-    evolution = EvolutionConfig(trials=trials, samples=samples, max_steps=max_steps)
+    evolution = EvolutionConfig(trials=trials, samples=samples, max_steps=max_steps, recalls=recalls)
     config = BenchConfig(env_id=env_id, preset=preset, train=train, test=1, settings=(), ablations=(),
                          random_baseline=False, evolution=evolution)  # fmt: skip
     llm_cfg = llm_config(llm, base_url, model, threads, ctx)

@@ -22,6 +22,11 @@ ModelOpt = Annotated[str, typer.Option("--model", help="Model name for the opena
 ThreadsOpt = Annotated[int, typer.Option("--threads", min=1, help="CPU threads of the local model.")]
 CtxOpt = Annotated[int, typer.Option("--ctx", min=256, help="Context window of the local model.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+RecallsOpt = Annotated[
+    int,
+    typer.Option("--recalls", min=0, help="Memory retrievals an episode may add when a step brings new things "
+                 "into view (0: once, before the first step)."),
+]  # fmt: skip
 
 
 def llm_config(

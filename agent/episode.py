@@ -1,5 +1,11 @@
 """Run one episode: the actor against an environment, with loop control, counting every mistake.
 
+Memory is retrieved once before the first step and again, up to ``recalls`` times, when a step brings
+new things into view (the recipe in a cookbook, what an opened fridge holds): in partially observable
+games what matters is often not in the first observation. A retrieval that changes nothing shown keeps
+the prompt as it was (and the local model's KV cache with it). Such steps also stay in the prompt after
+they leave the window of recent steps (``ActorState.found``).
+
 Loop control (measured need: a small model repeats its previous action on ~45% of steps): an action
 that was already taken and changed nothing is replaced by an untried one (counted as
 ``loop_overrides``), and an episode whose recent steps cycle over one or two actions without reward
@@ -12,17 +18,23 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from agent.actor import Actor, ActorState, Decision, pick_untried
 from agent.prompting import MemoryContext
-from agent.trajectory import Episode, StepRecord
+from agent.trajectory import Episode, StepRecord, content_words
 from envs.base import Env, StepResult
 
 log = logging.getLogger(__name__)
 
 LOOP_WINDOW = 8
 """Steps inspected for a cycle before stopping early."""
+NEW_WORDS = 3
+"""Words never seen in the episode (nor in the action) a step's reply must bring to retrieve again."""
+
+Recall = Callable[[str, str], MemoryContext]
+"""Retrieval mid-episode: ``recall(observation, seen)`` with the new observation (the query) and
+everything shown so far (what is in view)."""
 
 
 def _shortlist(env: Env, valid: Sequence[str], limit: int) -> Sequence[str] | None:
@@ -40,6 +52,11 @@ def _no_effect(history: list[StepRecord], action: str, observation: str) -> bool
             return True
         previous_obs = step.observation
     return False
+
+
+def _shown(context: MemoryContext) -> tuple[object, ...]:
+    return (context.facts, context.rules, context.examples, context.reflections, context.similar_notes,
+            context.rewarded_actions, context.penalised_actions)  # fmt: skip
 
 
 def _cycling(history: list[StepRecord]) -> bool:
@@ -60,8 +77,14 @@ def run_episode(
     max_steps: int | None = None,
     trial: int = 1,
     loop_control: bool = True,
+    recall: Recall | None = None,
+    recalls: int = 0,
 ) -> Episode:
-    """Play one episode of ``env`` at ``seed`` and return its full record."""
+    """Play one episode of ``env`` at ``seed`` and return its full record.
+
+    ``recall``, when given, retrieves memory again (at most ``recalls`` times) after a valid step whose
+    reply brings at least :data:`NEW_WORDS` new words; the episode's ``memory_ids`` gain what it shows.
+    """
     context = context or MemoryContext()
     start = time.perf_counter()
     obs = env.reset(seed=seed)
@@ -74,11 +97,13 @@ def run_episode(
     observation, valid = obs.text, tuple(obs.valid_actions)
     counters = episode.counters
     limit_shown = actor.config.max_actions_shown
+    seen, known = [obs.text], content_words(f"{obs.task} {obs.text}")
+    found: list[int] = []  # steps that brought new things into view
     while episode.n_steps < limit:
         shown = _shortlist(env, valid, limit_shown)
         state = ActorState(
             task=obs.task, first_observation=obs.text, observation=observation, valid_actions=valid,
-            history=episode.steps, context=context, shown_actions=shown,
+            history=episode.steps, context=context, shown_actions=shown, found=found,
         )  # fmt: skip
         try:
             decision = actor.act(state)
@@ -126,6 +151,18 @@ def run_episode(
                 "terminated" if result.terminated else "truncated"
             )
             break
+        if not invalid:
+            new = content_words(observation) - known - content_words(decision.action)
+            known |= new
+            seen.append(observation)
+            if len(new) >= NEW_WORDS:
+                found.append(len(episode.steps) - 1)
+                if recall is not None and counters.recalls < recalls:
+                    counters.recalls += 1
+                    fresh = recall(observation, "\n".join(seen))
+                    if _shown(fresh) != _shown(context):
+                        context = fresh
+                        episode.memory_ids.extend(i for i in fresh.memory_ids if i not in episode.memory_ids)
         if loop_control and _cycling(episode.steps):
             episode.stop_reason = "loop"
             break

@@ -17,6 +17,7 @@ starts, and memory writes are idempotent, so a crash or Ctrl-C loses at most the
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -30,9 +31,10 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from agent.actor import Actor
-from agent.episode import run_episode
+from agent.episode import Recall, run_episode
 from agent.errors import ModelOutputError
 from agent.experience import ABLATIONS, experience_inputs, json_llm, namespace_for, retrieve_context, write_reflection
+from agent.prompting import MemoryContext
 from agent.trajectory import Episode, StepRecord
 from envs.base import Env
 from memory import MemoryBank, MemoryInput, MemoryKind
@@ -84,8 +86,16 @@ class EvolutionConfig(BaseModel):
     """Step limit of an episode."""
     memory_budget: int = Field(default=700, ge=0)
     """Tokens of memory in the prompt."""
+    recalls: int = Field(default=2, ge=0)
+    """Retrievals an episode may add when a step brings new things into view (a recipe, a fridge's contents);
+    0: memory is retrieved once, before the first step."""
     train_kinds: str = "full"
     """Which memory kinds the agent retrieves while training (an ablation name)."""
+
+
+def _recall(retrieve: Callable[..., MemoryContext], kinds: Sequence[MemoryKind]) -> Recall | None:
+    """A retrieval bound to one task, as :func:`run_episode` calls it mid-episode (None with no memory)."""
+    return (lambda observation, seen: retrieve(observation=observation, seen=seen)) if kinds else None
 
 
 @dataclass
@@ -207,15 +217,16 @@ class Evolver:
         played: list[Episode] = []
         obs = self.env.reset(seed=seed)
         for trial in range(1, c.trials + 1):
-            context = retrieve_context(
-                self.bank, task=obs.task, observation=obs.text, namespace=self.namespace, kinds=kinds,
-                record=True, same_task_reflections=notes, budget=c.memory_budget,
-            )  # fmt: skip
+            retrieve = functools.partial(retrieve_context, self.bank, task=obs.task, namespace=self.namespace,
+                                         kinds=kinds, record=True, same_task_reflections=tuple(notes),
+                                         budget=c.memory_budget)  # fmt: skip
+            context = retrieve(observation=obs.text)
             samples = []
             for sample in range(c.samples):
                 sample_seed = seed * 1009 + trial * 31 + sample
                 actor = self.actor if sample == 0 else self.actor.sampled(c.sample_temperature, sample_seed)
-                episode = run_episode(self.env, actor, seed=seed, context=context, max_steps=c.max_steps, trial=trial)
+                episode = run_episode(self.env, actor, seed=seed, context=context, max_steps=c.max_steps, trial=trial,
+                                      recall=_recall(retrieve, kinds), recalls=c.recalls)  # fmt: skip
                 episode.sample = sample
                 log.info("acquisition: seed %d trial %d sample %d -> success=%s score=%.2f steps=%d (%.1fs)", seed,
                          trial, sample, episode.success, episode.score, episode.n_steps, episode.seconds)  # fmt: skip
@@ -283,6 +294,10 @@ class Evolver:
             replay.score, replay.success = result.score, result.success
             if result.done:
                 break
+        if not replay.success:  # e.g. a gold path longer than the step limit: no correction to learn from
+            log.warning("refinement: the gold path of seed %d did not solve it (%d of %d actions played, "
+                        "score %.2f); no corrected trajectory", failed.seed, replay.n_steps, len(gold),
+                        replay.score)  # fmt: skip
         return replay if replay.success else None
 
     # -- update ----------------------------------------------------------------------------------------
@@ -357,9 +372,11 @@ class Evolver:
             if seed in done:
                 continue
             obs = env.reset(seed=seed)
-            context = retrieve_context(self.bank, task=obs.task, observation=obs.text, namespace=self.namespace,
-                                       kinds=kinds, record=False, budget=self.config.memory_budget)  # fmt: skip
-            episode = run_episode(env, self.actor, seed=seed, context=context, max_steps=self.config.max_steps)
+            retrieve = functools.partial(retrieve_context, self.bank, task=obs.task, namespace=self.namespace,
+                                         kinds=kinds, record=False, budget=self.config.memory_budget)  # fmt: skip
+            episode = run_episode(env, self.actor, seed=seed, context=retrieve(observation=obs.text),
+                                  max_steps=self.config.max_steps, recall=_recall(retrieve, kinds),
+                                  recalls=self.config.recalls)  # fmt: skip
             self.log.append(episode, tag=tag)
             episodes.append(episode)
             self.on_progress(Progress(f"eval {tag}", index, total or len(seeds), episode))

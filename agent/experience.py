@@ -6,12 +6,15 @@ A weak model's free-form rules are mostly noise; grounded memories are not. So a
   retrieval; a solved episode keeps only its rewarded steps and what enabled them, a failed one its
   informative steps (no look/inventory, invalid or repeated actions);
 * ``fact`` memories: each action the environment rewarded or penalised ("put X in Y → earned
-  points"), and each unrewarded step that enabled a rewarded one ("open fridge → needed before put X
-  in fridge"): concrete, checkable knowledge that transfers to unseen games with the same objects;
+  points"), the action that ended a game unsolved ("cook X in oven → ended the game (lost)"), each with
+  the environment's reply when it says more than the action ("You roast the X with the oven."), and
+  each unrewarded step that enabled a rewarded one ("open fridge → needed before put X in fridge"):
+  concrete, checkable knowledge that transfers to unseen games with the same objects;
 * ``reflection``: a Reflexion note written after a failed trial (and a STaR rationale of the gold
   path when every trial failed on a training task).
 
-Retrieval is done once per episode and restricted to the kinds an ablation may use.
+Retrieval is done at the start of an episode, and again (a few times at most) when a step brings new
+things into view (see :func:`agent.episode.run_episode`); it is restricted to the kinds an ablation may use.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from agent.errors import UsageError
 from agent.llm.structured import complete_json
 from agent.prompting import MemoryContext, load_prompts
-from agent.trajectory import Episode
+from agent.trajectory import Episode, content_words
 from memory import MemoryBank, MemoryInput, MemoryKind
 from memory.reflect import JsonLLM
 
@@ -75,6 +78,12 @@ def _short(text: str, words: int = 40) -> str:
     return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
 
 
+def _informative_reply(action: str, observation: str, words: int = 15) -> str:
+    """The environment's reply to ``action`` when it says more than the action itself ("You grill the
+    chicken wing with the toaster." tells which appliance grills; "You take the milk." tells nothing)."""
+    return _short(observation.strip(), words) if content_words(observation) - content_words(action) else ""
+
+
 def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = False) -> list[MemoryInput]:
     """The memories one episode yields: its cleaned trajectory and its rewarded/penalised actions."""
     # a solved episode is remembered without its detours (the rewarded steps and what enabled them)
@@ -96,17 +105,23 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
             )  # fmt: skip
         )
     seen: set[str] = set()
-    for step in episode.steps:
-        if step.invalid or step.reward == 0 or step.action in seen:
+    last = len(episode.steps) - 1
+    for index, step in enumerate(episode.steps):
+        # a valid last step that ended the game unsolved lost it, whatever its reward ("cook X in oven")
+        fatal = index == last and episode.stop_reason == "terminated" and not episode.success and not step.invalid
+        if step.invalid or (step.reward == 0 and not fatal) or step.action in seen:
             continue
         seen.add(step.action)
-        verdict = "earned points (accepted)" if step.reward > 0 else "lost points (wrong)"
+        earned = step.reward > 0 and not fatal
+        verdict = "ended the game (lost)" if fatal else "earned points (accepted)" if earned else "lost points (wrong)"
+        reply = _informative_reply(step.action, step.observation)
         items.append(
             MemoryInput(
-                text=f"{step.action} → {verdict}", kind=MemoryKind.FACT, namespace=namespace,
-                importance=0.8 if step.reward > 0 else 0.6, context=_short(step.observation, 30),
+                text=f"{step.action} → {verdict}" + (f': "{reply}"' if reply else ""), kind=MemoryKind.FACT,
+                namespace=namespace, importance=0.8 if earned else 0.6, context=_short(step.observation, 30),
                 source_ids=source, episode_id=episode.episode_id,
-                meta={"action": step.action, "reward": step.reward, "task_type": episode.task_type},
+                meta={"action": step.action, "reward": step.reward, "task_type": episode.task_type,
+                      **({"fatal": True} if fatal else {})},
             )  # fmt: skip
         )
     for index, target in sorted(episode.enabling_steps().items()):
@@ -181,6 +196,7 @@ def retrieve_context(
     record: bool,
     same_task_reflections: Sequence[str] = (),
     budget: int = 700,
+    seen: str | None = None,
 ) -> MemoryContext:
     """Memories for one episode, restricted to ``kinds`` (an ablation), grouped for the prompt.
 
@@ -189,8 +205,12 @@ def retrieve_context(
     actions as rewarded or penalised. Reflections retrieved from other tasks are kept apart from this
     task's own notes.
     ``record=False`` leaves recall statistics untouched (held-out evaluation must not change memory).
+    ``observation`` is what the query is about; ``seen`` (default: ``observation``) is everything the episode
+    has shown so far, against which a fact is judged on topic (a retrieval again mid-episode, after the
+    fridge was opened, still knows what was in view at the start).
     """
     query = f"{task}\n{observation}"
+    in_view = observation if seen is None else seen
     examples: list[str] = []
     rules: list[str] = []
     notes: list[str] = []
@@ -217,11 +237,11 @@ def retrieve_context(
             elif kind is MemoryKind.FACT:
                 reward = meta.get("reward")
                 action, enabled = str(meta.get("action", "")), str(meta.get("enabled") or "")
-                row = (hit.id, hit.record.text, action, _on_topic(action, enabled, observation))
-                if enabled or (isinstance(reward, (int, float)) and reward > 0):
-                    good.append(row)
-                elif isinstance(reward, (int, float)) and reward < 0:
+                row = (hit.id, hit.record.text, action, _on_topic(action, enabled, in_view))
+                if meta.get("fatal") or (isinstance(reward, (int, float)) and reward < 0):
                     bad.append(row)
+                elif enabled or (isinstance(reward, (int, float)) and reward > 0):
+                    good.append(row)
                 continue
             elif kind is MemoryKind.INSIGHT:
                 rules.append(hit.record.text)
@@ -244,6 +264,7 @@ def retrieve_context(
         bank.mark_recalled(ids)
     return MemoryContext(
         facts=tuple(facts), rules=tuple(rules), examples=tuple(examples), reflections=tuple(same_task_reflections),
-        similar_notes=tuple(notes), rewarded_actions=frozenset(rewarded),
+        # an action memory saw both earn and lose (the recipe decides) is shown with both facts, tagged neither
+        similar_notes=tuple(notes), rewarded_actions=frozenset(rewarded - penalised),
         penalised_actions=frozenset(penalised - rewarded), memory_ids=tuple(dict.fromkeys(ids)),
     )  # fmt: skip

@@ -45,8 +45,9 @@ def pack(items: Iterable[str], budget: int) -> list[str]:
 class MemoryContext:
     """Memories retrieved for one episode, grouped by how the prompt uses them.
 
-    Retrieved once per episode (not per step), so the prompt's stable prefix stays the same and the
-    local model's KV cache is reused.
+    Retrieved before the first step and again only when a step brings new things into view (not at every
+    step), so the prompt's stable prefix stays the same for most steps and the local model's KV cache is
+    reused.
     """
 
     facts: tuple[str, ...] = ()

@@ -9,6 +9,17 @@ from typing import Any
 # Actions that only show the state again; they carry no lesson and are left out of memories.
 NON_INFORMATIVE = frozenset({"look around", "look", "inventory", "examine room", "wait", "wait1"})
 
+_FILLER = frozenset(
+    {"the", "and", "you", "your", "that", "this", "with", "are", "there", "has", "have", "also", "see", "part",
+     "room", "another", "one", "some", "into", "from", "for", "nothing", "contains", "can", "not", "its", "was",
+     "were", "which", "what", "here", "now", "then"}
+)  # fmt: skip
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-case words of three letters or more, without the filler of game prose ("you see", "there is")."""
+    return set(re.findall(r"[a-z]{3,}", text.lower())) - _FILLER
+
 
 @dataclass
 class StepRecord:
@@ -52,6 +63,8 @@ class Counters:
     """Exceptions raised by the environment (recorded, the episode ends)."""
     model_errors: int = 0
     """Model calls that failed (timeout, server error)."""
+    recalls: int = 0
+    """Retrievals after the first, made when a step brought new things into view."""
 
     def add(self, other: Counters) -> None:
         """Add another episode's counters to these."""

@@ -167,3 +167,50 @@ def test_an_action_whose_object_changed_since_is_not_spent() -> None:
         "open trash can"}  # fmt: skip
     assert spent_actions(steps(("take tissue", 1), ("put tissue in sink", -1), ("inventory", 0))) == {
         "put tissue in sink", "inventory"}  # fmt: skip
+
+
+def test_memory_is_retrieved_again_when_a_step_brings_new_things_into_view() -> None:
+    # cookingworld seed 0: the recipe (read cookbook) names the chicken wing and how to cook it, which the
+    # first observation did not show; the replies after it add too little to retrieve again ("raw";
+    # "adding", "inventory")
+    with envs.make("twx-cookingworld", split="train", preset="easy") as cooking:
+        obs = cooking.reset(seed=0)
+        gold = cooking.gold_actions() or []
+        calls: list[tuple[str, str]] = []
+
+        def recall(observation: str, seen: str) -> MemoryContext:
+            calls.append((observation, seen))
+            return MemoryContext(facts=("cook chicken wing in toaster → earned points",), memory_ids=("m2",))
+
+        fake = ScriptedChatModel().enqueue(*[reply(a) for a in gold])
+        episode = run_episode(cooking, Actor(fake), seed=0, context=MemoryContext(memory_ids=("m1",)),
+                              recall=recall, recalls=2)  # fmt: skip
+        assert episode.success
+        assert len(calls) == 1 and "grill the chicken wing" in calls[0][0]
+        assert obs.text in calls[0][1] and calls[0][0] in calls[0][1]  # seen: everything shown so far
+        assert episode.counters.recalls == 1 and episode.memory_ids == ["m1", "m2"]
+        read = gold.index("read cookbook")
+        prompts = ["\n".join(m.text for m in call) for call in fake.calls]
+        assert "toaster → earned points" not in prompts[read] and "toaster → earned points" in prompts[read + 1]
+        # the recipe stays in the prompt after it left the window of recent steps
+        window = Actor(ScriptedChatModel()).config.history_window
+        assert len(gold) > read + 1 + window
+        assert "Found out earlier in this game:\n> read cookbook" not in prompts[read + window]
+        assert "Found out earlier in this game:\n> read cookbook\nGather all" in prompts[read + 1 + window]
+
+        fake = ScriptedChatModel().enqueue(*[reply(a) for a in gold])
+        calls.clear()
+        episode = run_episode(cooking, Actor(fake), seed=0, recall=recall, recalls=0)
+        assert episode.success and not calls and episode.counters.recalls == 0
+
+
+def test_a_retrieval_that_changes_nothing_keeps_the_prompt() -> None:
+    with envs.make("twx-cookingworld", split="train", preset="easy") as cooking:
+        cooking.reset(seed=0)
+        gold = cooking.gold_actions() or []
+        same = MemoryContext(facts=("take chicken wing → earned points",), memory_ids=("m1",))
+        fake = ScriptedChatModel().enqueue(*[reply(a) for a in gold])
+        episode = run_episode(cooking, Actor(fake), seed=0, context=same, recall=lambda o, s: same, recalls=2)
+        assert episode.counters.recalls == 1 and episode.memory_ids == ["m1"]
+        systems = {call[0].text for call in fake.calls}
+        assert len(systems) == 1 and "take chicken wing → earned points" in systems.pop()

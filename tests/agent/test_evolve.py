@@ -205,20 +205,20 @@ def test_a_bench_saved_before_an_option_existed_still_resumes(tmp_path: Path) ->
     assert _saved_bench(path) != other.model_dump(mode="json")  # a real difference still refuses to resume
 
 
-def test_a_dropped_minority_solution_keeps_its_facts_but_not_its_trajectory(tmp_path: Path) -> None:
-    from agent.actor import Actor
-    from agent.evolve import Evolver, self_consistent
-    from tests.memory.fakes import hash_embed
+def test_a_bench_saved_before_recalls_resumes_as_it_ran(tmp_path: Path) -> None:
+    # before ``recalls`` and ``pin_found`` existed memory was retrieved once per episode and only recent steps
+    # were shown: the same command resumes such a bench with those values, not with the new defaults
+    from agent.bench import as_it_ran
 
-    a1 = _solved("take apple", "put apple in fridge", rewarded=("put apple in fridge",))
-    a2 = _solved("take apple", "look around", "put apple in fridge", rewarded=("put apple in fridge",))
-    b = _solved("take apple", "put apple in basket", rewarded=("put apple in basket",))
-    env = envs.make("twx-twc", split="train", preset="easy")
-    with MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:
-        evolver = Evolver(env, Actor(ScriptedChatModel()), bank, EvolutionConfig(), RunLog.open(tmp_path / "e.jsonl"))
-        evolver.update([a1, b, a2], None, [], kept=self_consistent([a1, b, a2]))
-        texts = [r.text for r in bank.memories(namespace=evolver.namespace)]
-    env.close()
-    trajectories = [t for t in texts if t.startswith("Start:")]
-    assert len(trajectories) == 1 and "put apple in fridge (solved)" in trajectories[0]  # a1 and a2 coincide
-    assert "put apple in basket → earned points (accepted)" in texts  # true whichever solution won
+    saved = BenchConfig(env_id="twx-twc", train=3, test=2).model_dump(mode="json")
+    del saved["evolution"]["recalls"], saved["actor"]["pin_found"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"bench": saved}))
+    resumed = as_it_ran(BenchConfig(env_id="twx-twc", train=3, test=2), path)
+    assert resumed.evolution.recalls == 0 and not resumed.actor.pin_found
+    assert resumed.evolution.trials == 2 and resumed.actor.hide_penalised  # nothing else changes
+    assert as_it_ran(BenchConfig(env_id="twx-twc"), tmp_path / "none.json") == BenchConfig(env_id="twx-twc")
+    # any other difference still refuses to resume, and the error names it
+    with pytest.raises(UsageError, match=r"holds a bench with another configuration: train \(saved 3, now 4\)"):
+        run_bench(LLMConfig(), BenchConfig(env_id="twx-twc", train=4, test=2), tmp_path, chat=ScriptedChatModel())
+    assert json.loads(path.read_text())["bench"] == saved  # not overwritten

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
 
 import pytest
 
+import envs
+from agent.actor import Actor
 from agent.bench import BenchConfig, run_bench
+from agent.episode import run_episode
 from agent.evolve import EvolutionConfig, RunLog
+from agent.experience import ABLATIONS, retrieve_context
 from agent.llm import LLMConfig
+from agent.prompting import MemoryContext
 from memory import MemoryBank, MemoryConfig, MemoryKind
+from tests.fakes import ScriptedChatModel
 
 pytestmark = pytest.mark.slow
 
@@ -60,3 +68,44 @@ def test_real_model_samples_a_trial_at_temperature(tmp_path: Path, small_llm: ob
     train = [e for e in RunLog.open(tmp_path / "episodes.jsonl").episodes if e.tag == "train"]
     assert [e.sample for e in train] == [0, 1]
     assert all(e.counters.llm_calls > 0 and e.counters.model_errors == 0 for e in train)
+
+
+def test_real_cookingworld_run_writes_game_replies_and_retrieves_after_the_recipe(
+    tmp_path: Path, small_llm: object
+) -> None:
+    """Partially observable: the recipe appears only after "read cookbook". Real model, MiniLM, Chroma."""
+    config = BenchConfig(
+        env_id="twx-cookingworld", preset="easy", train=1, test=1, settings=("in",), ablations=("full",),
+        random_baseline=False, evolution=EvolutionConfig(trials=1, max_steps=11, reflect_every=0, forget_every=0),
+    )  # fmt: skip
+    run_bench(LLMConfig(backend="local-small"), config, tmp_path, chat=small_llm)  # type: ignore[arg-type]
+    episodes = RunLog.open(tmp_path / "episodes.jsonl").episodes
+    assert episodes and all(e.counters.model_errors == 0 and e.counters.recalls <= 2 for e in episodes)
+    with envs.make("twx-cookingworld", split="train", preset="easy") as cooking:
+        obs = cooking.reset(seed=1)
+        first = obs.text
+        gold = cooking.gold_actions() or []
+        bank = MemoryBank(MemoryConfig(path=tmp_path / "memory"))
+        try:
+            facts = [r.text for r in bank.memories(namespace="env:twx-cookingworld", kinds=[MemoryKind.FACT])]
+            # training seed 0 grills a chicken wing (gold path: 10 steps): solved, or replayed from the gold path
+            # after the failure, the fact keeps the game's reply, which names what the toaster does
+            grill = 'cook chicken wing in toaster → earned points (accepted): "You grill the chicken wing with the'
+            assert f'{grill} toaster."' in facts, facts
+            retrieve = functools.partial(retrieve_context, bank, task=obs.task, namespace="env:twx-cookingworld",
+                                         kinds=ABLATIONS["full"], record=False)  # fmt: skip
+            calls: list[str] = []
+
+            def recall(observation: str, seen: str) -> MemoryContext:
+                calls.append(observation)
+                return retrieve(observation=observation, seen=seen)
+
+            fake = ScriptedChatModel().enqueue(*[json.dumps({"thought": "", "action": a}) for a in gold])
+            start = retrieve(observation=first)
+            episode = run_episode(cooking, Actor(fake), seed=1, context=start, recall=recall, recalls=2)
+            assert episode.success and calls and "Ingredients" in calls[0]
+            # after the recipe named the chicken wing, the facts about it are on topic and tag the toaster
+            assert "cook chicken wing in toaster" not in start.rewarded_actions
+            assert "cook chicken wing in toaster" in recall(calls[0], f"{first}\n{calls[0]}").rewarded_actions
+        finally:
+            bank.close()

@@ -58,3 +58,32 @@ def test_facts_that_earned_points_are_not_crowded_out_by_losses(tmp_path: Path) 
         retrieve_context(bank, task="Tidy up.", observation=OBSERVATION, namespace=NS, kinds=(MemoryKind.FACT,),
                          record=False)  # fmt: skip
         assert {r.id: r.recall_count for r in bank.memories(namespace=NS)} == counts
+
+
+def test_an_action_memory_saw_both_earn_and_end_a_game_is_shown_but_not_tagged(tmp_path: Path) -> None:
+    ns = "env:twx-cookingworld"
+    first = "You are in the kitchen. You see a closed fridge, an oven, a stove and a toaster."
+    recipe = "Ingredients: chicken wing. Directions: roast the chicken wing, prepare meal."
+
+    def cooked(action: str, reward: float, fatal: bool) -> MemoryInput:
+        verdict = "ended the game (lost)" if fatal else "earned points (accepted)"
+        meta = {"action": action, "reward": reward, **({"fatal": True} if fatal else {})}
+        return MemoryInput(text=f"{action} → {verdict}", kind=MemoryKind.FACT, namespace=ns, meta=meta)
+
+    with MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:
+        bank.insert_many([cooked("cook chicken wing in toaster", 1.0, False),  # a game whose recipe said grill
+                          cooked("cook chicken wing in toaster", 0.0, True),  # one whose recipe said roast
+                          cooked("cook chicken wing in oven", 0.0, True),
+                          cooked("cook chicken wing in stove", 1.0, False)])  # fmt: skip
+        # at the start nothing in view is about the chicken wing: no fact tags an action
+        start = retrieve_context(bank, task="Cook.", observation=first, namespace=ns, kinds=(MemoryKind.FACT,),
+                                 record=False)  # fmt: skip
+        assert not start.rewarded_actions and not start.penalised_actions
+        # retrieved again after the recipe: "seen" holds the whole episode, the query the new observation
+        again = retrieve_context(bank, task="Cook.", observation=recipe, seen=f"{first}\n{recipe}", namespace=ns,
+                                 kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
+        assert len(again.facts) == 4
+        assert again.rewarded_actions == {"cook chicken wing in stove"}
+        assert again.penalised_actions == {"cook chicken wing in oven"}  # an action that ended a game is a loss
+        # the toaster earned in one game and ended another: both facts shown, the action tagged neither way
+        assert "cook chicken wing in toaster" not in again.rewarded_actions | again.penalised_actions

@@ -10,7 +10,7 @@ from memory import MemoryKind
 def _episode(*steps: tuple[str, float], success: bool = True) -> Episode:
     episode = Episode(env_id="twx-twc", split="train", seed=7, task_type="", task="tidy up",
                       first_observation="You are in the kitchen.", success=success, episode_id="ep-7")  # fmt: skip
-    episode.steps = [StepRecord(action, f"after {action}", reward=reward) for action, reward in steps]
+    episode.steps = [StepRecord(action, f"You {action}.", reward=reward) for action, reward in steps]
     return episode
 
 
@@ -43,3 +43,18 @@ def test_a_failed_episode_keeps_its_informative_steps() -> None:
     failed = _episode(("look around", 0.0), ("open fridge", 0.0), ("close fridge", 0.0), success=False)
     experience = next(i for i in experience_inputs(failed, "env:twx-twc") if i.kind is MemoryKind.EXPERIENCE)
     assert experience.meta["actions"] == "open fridge -> close fridge"
+
+
+def test_the_action_that_ended_a_game_unsolved_is_a_fact_with_the_games_reply() -> None:
+    # cookingworld: the recipe said grill; roasting in the oven ends the game, with no points lost
+    lost = _episode(("take chicken wing", 1.0), ("cook chicken wing in oven", 0.0), success=False)
+    lost.steps[-1].observation = "You roast the chicken wing with the oven."
+    lost.stop_reason = "terminated"
+    facts = {i.text: i for i in experience_inputs(lost, "env:twx-cookingworld") if i.kind is MemoryKind.FACT}
+    fatal = 'cook chicken wing in oven → ended the game (lost): "You roast the chicken wing with the oven."'
+    took = "take chicken wing → earned points (accepted)"  # "You take the chicken wing." says nothing more
+    assert set(facts) == {took, fatal}
+    assert facts[fatal].meta["fatal"] is True and "fatal" not in facts[took].meta
+    lost.stop_reason = "truncated"  # cut by the step limit: the last action ended nothing
+    assert [i.text for i in experience_inputs(lost, "env:twx-cookingworld") if i.kind is MemoryKind.FACT] == [
+        "take chicken wing → earned points (accepted)"]
