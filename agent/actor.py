@@ -159,19 +159,17 @@ class Actor:
         if free_answer:
             changing.append(p["answer"])
             return [SystemMessage("\n\n".join(stable)), HumanMessage("\n".join(changing))]
+        def line(step: StepRecord) -> str:
+            observation = pack([step.observation], 80)[0] if step.observation else ""
+            return str(p["history_step"].format(action=step.action, observation=observation))
+
         recent = state.history[-c.history_window :] if c.history_window else []
-        older = [state.history[i] for i in state.found if i < len(state.history) - len(recent)]
-        if older and c.pin_found:  # what the episode found out must not fall out of the prompt with the window
-            found = [p["history_step"].format(action=s.action, observation=pack([s.observation], 80)[0]) for s in older]
-            changing.append(p["found_header"] + "\n" + "\n".join(pack(found[-3:], c.history_budget // 2)))
+        older = [state.history[i] for i in state.found if i < len(state.history) - len(recent)] if c.pin_found else []
+        if older:  # what the episode found out must not fall out of the prompt with the window
+            changing.append(p["found_header"] + "\n" + "\n".join(pack([line(s) for s in older[-3:]],
+                                                                      c.history_budget // 2)))  # fmt: skip
         if recent:
-            steps = [
-                p["history_step"].format(
-                    action=s.action, observation=pack([s.observation], 80)[0] if s.observation else ""
-                )
-                for s in recent
-            ]
-            kept = pack(reversed(steps), c.history_budget)[::-1]
+            kept = pack(reversed([line(s) for s in recent]), c.history_budget)[::-1]
             changing.append(p["history_header"] + "\n" + "\n".join(kept))
         changing.append(p["now"].format(observation=pack([state.observation], c.observation_budget)[0]))
         changing.append(p["actions_header"] + "\n" + self._action_list(state))

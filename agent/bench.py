@@ -113,9 +113,8 @@ reproduces how a bench saved without them played (before them, memory was retrie
 only the recent steps were shown)."""
 
 
-def _missing_since(path: Path) -> dict[str, dict[str, Any]]:
-    """The options of :data:`_AS_BEFORE` the bench saved in ``path`` predates, with the values it ran with."""
-    data = json.loads(path.read_text())["bench"]
+def _missing_since(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The options of :data:`_AS_BEFORE` a saved bench configuration predates, with the values it ran with."""
     missing = {section: {k: v for k, v in values.items() if k not in data.get(section, {})}
                for section, values in _AS_BEFORE.items()}  # fmt: skip
     return {section: values for section, values in missing.items() if values}
@@ -124,7 +123,7 @@ def _missing_since(path: Path) -> dict[str, dict[str, Any]]:
 def as_it_ran(config: BenchConfig, path: Path) -> BenchConfig:
     """``config`` with the options the bench saved in ``path`` predates set as it played, so that an old bench
     resumes with the same command and plays its remaining episodes as it played the first ones."""
-    missing = _missing_since(path) if path.is_file() else {}
+    missing = _missing_since(json.loads(path.read_text())["bench"]) if path.is_file() else {}
     if not missing:
         return config
     log.warning("resuming a bench saved before %s: they keep the values it ran with",
@@ -136,7 +135,7 @@ def _saved_bench(path: Path) -> dict[str, Any]:
     """The bench configuration saved in ``path``; an option added since is filled with the value the bench
     ran with (:data:`_AS_BEFORE`, else the default)."""
     data = json.loads(path.read_text())["bench"]
-    for section, values in _missing_since(path).items():
+    for section, values in _missing_since(data).items():
         data.setdefault(section, {}).update(values)
     return BenchConfig.model_validate(data).model_dump(mode="json")
 
