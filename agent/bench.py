@@ -120,15 +120,27 @@ def _missing_since(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {section: values for section, values in missing.items() if values}
 
 
+def kept_as_before(path: Path) -> dict[str, dict[str, Any]]:
+    """The options a bench saved in ``path`` keeps as it first ran: those its configuration predates, and those
+    an earlier resume kept (recorded under ``as_before``, since that resume saved them explicitly)."""
+    if not path.is_file():
+        return {}
+    record = json.loads(path.read_text())
+    kept = _missing_since(record["bench"])
+    for section, values in record.get("as_before", {}).items():
+        kept[section] = {**values, **kept.get(section, {})}
+    return kept
+
+
 def as_it_ran(config: BenchConfig, path: Path) -> BenchConfig:
     """``config`` with the options the bench saved in ``path`` predates set as it played, so that an old bench
-    resumes with the same command and plays its remaining episodes as it played the first ones."""
-    missing = _missing_since(json.loads(path.read_text())["bench"]) if path.is_file() else {}
-    if not missing:
+    resumes with the same command (every time) and plays its remaining episodes as it played the first ones."""
+    kept = kept_as_before(path)
+    if not kept:
         return config
-    log.warning("resuming a bench saved before %s: they keep the values it ran with",
-                ", ".join(f"{s}.{k}={v}" for s, values in missing.items() for k, v in values.items()))  # fmt: skip
-    return config.model_copy(update={s: getattr(config, s).model_copy(update=v) for s, v in missing.items()})
+    log.warning("resuming a bench that ran before these options existed: keeping %s as it ran",
+                ", ".join(f"{s}.{k}={v}" for s, values in kept.items() for k, v in values.items()))  # fmt: skip
+    return config.model_copy(update={s: getattr(config, s).model_copy(update=v) for s, v in kept.items()})
 
 
 def _saved_bench(path: Path) -> dict[str, Any]:
@@ -205,8 +217,11 @@ def run_bench(
         raise UsageError(f"--chroma-url {chroma_url!r} is not an http(s) URL; give e.g. http://127.0.0.1:8000") from exc
     out_dir.mkdir(parents=True, exist_ok=True)
     saved = out_dir / "config.json"
-    config = as_it_ran(config, saved)
-    record = {"bench": config.model_dump(mode="json"), "llm": llm.model_dump(mode="json", exclude={"api_key"})}
+    config, kept = as_it_ran(config, saved), kept_as_before(saved)
+    record: dict[str, Any] = {"bench": config.model_dump(mode="json"),
+                              "llm": llm.model_dump(mode="json", exclude={"api_key"})}  # fmt: skip
+    if kept:
+        record["as_before"] = kept
     differences = _differences(_saved_bench(saved), record["bench"]) if saved.is_file() else []
     if differences:
         raise UsageError(f"{out_dir} holds a bench with another configuration: {'; '.join(differences)}. "

@@ -208,7 +208,7 @@ def test_a_bench_saved_before_an_option_existed_still_resumes(tmp_path: Path) ->
 def test_a_bench_saved_before_recalls_resumes_as_it_ran(tmp_path: Path) -> None:
     # before ``recalls`` and ``pin_found`` existed memory was retrieved once per episode and only recent steps
     # were shown: the same command resumes such a bench with those values, not with the new defaults
-    from agent.bench import as_it_ran
+    from agent.bench import _differences, _saved_bench, as_it_ran, kept_as_before
 
     saved = BenchConfig(env_id="twx-twc", train=3, test=2).model_dump(mode="json")
     del saved["evolution"]["recalls"], saved["actor"]["pin_found"]
@@ -218,6 +218,13 @@ def test_a_bench_saved_before_recalls_resumes_as_it_ran(tmp_path: Path) -> None:
     assert resumed.evolution.recalls == 0 and not resumed.actor.pin_found
     assert resumed.evolution.trials == 2 and resumed.actor.hide_penalised  # nothing else changes
     assert as_it_ran(BenchConfig(env_id="twx-twc"), tmp_path / "none.json") == BenchConfig(env_id="twx-twc")
+    # a resume saves those values explicitly and records them as kept: the same command resumes it again
+    kept = {"evolution": {"recalls": 0}, "actor": {"pin_found": False}}
+    assert kept_as_before(path) == kept
+    path.write_text(json.dumps({"bench": resumed.model_dump(mode="json"), "as_before": kept}))
+    again = as_it_ran(BenchConfig(env_id="twx-twc", train=3, test=2), path)
+    assert again == resumed and _differences(_saved_bench(path), again.model_dump(mode="json")) == []
+    path.write_text(json.dumps({"bench": saved}))
     # any other difference still refuses to resume, and the error names it
     with pytest.raises(UsageError, match=r"holds a bench with another configuration: train \(saved 3, now 4\)"):
         run_bench(LLMConfig(), BenchConfig(env_id="twx-twc", train=4, test=2), tmp_path, chat=ScriptedChatModel())
