@@ -165,6 +165,10 @@ def test_an_action_whose_object_changed_since_is_not_spent() -> None:
         "close trash can", "look around"}  # fmt: skip
     assert spent_actions(steps(("open trash can", 0), ("close trash can", 0), ("open trash can", 0))) == {
         "open trash can"}  # fmt: skip
+    # taken twice without earning, an action is spent: opening and closing cannot cycle on
+    assert spent_actions(steps(("open trash can", 0), ("close trash can", 0), ("open trash can", 0),
+                               ("close trash can", 0))) == {"open trash can", "close trash can"}  # fmt: skip
+    assert spent_actions(steps(("open trash can", 1), ("close trash can", 0), ("open trash can", 0))) == set()
     assert spent_actions(steps(("take tissue", 1), ("put tissue in sink", -1), ("inventory", 0))) == {
         "put tissue in sink", "inventory"}  # fmt: skip
 
