@@ -25,7 +25,9 @@ def wilson(successes: int, n: int) -> tuple[float, float]:
 
 
 def mean_ci(values: Sequence[float]) -> tuple[float, float, float]:
-    """Mean and its normal-approximation 95% interval."""
+    """Mean and its normal-approximation 95% interval, kept within the range scores take (0 to 1, the
+    environments' normalised score, widened to any value outside it): near a ceiling the normal
+    approximation otherwise reports e.g. 0.97 (0.90–1.03)."""
     n = len(values)
     if n == 0:
         return (0.0, 0.0, 0.0)
@@ -34,7 +36,7 @@ def mean_ci(values: Sequence[float]) -> tuple[float, float, float]:
         return (mean, mean, mean)
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
     half = Z95 * sd / math.sqrt(n)
-    return (mean, mean - half, mean + half)
+    return (mean, max(min(0.0, *values), mean - half), min(max(1.0, *values), mean + half))
 
 
 @dataclass(frozen=True)

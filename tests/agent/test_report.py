@@ -1,0 +1,37 @@
+"""Confidence intervals and summaries of the bench report."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.report import mean_ci, summarise, wilson
+from agent.trajectory import Episode
+
+
+def test_wilson_interval_stays_within_0_and_1_and_contains_the_rate() -> None:
+    assert wilson(0, 0) == (0.0, 0.0)
+    lo, hi = wilson(29, 30)
+    assert 0.8 < lo < 29 / 30 < hi <= 1.0
+    lo, hi = wilson(0, 10)
+    assert lo == 0.0 and 0.2 < hi < 0.35  # Wilson, not a degenerate 0–0 interval
+
+
+def test_score_interval_near_the_ceiling_is_cut_at_the_largest_possible_score() -> None:
+    # measured on the twc bench: 29 wins and a half score read "0.97 (0.90–1.03)"
+    mean, lo, hi = mean_ci([1.0] * 29 + [0.5])
+    assert mean == pytest.approx(0.983, abs=1e-3)
+    assert 0.9 < lo < mean and hi == 1.0
+    mean, lo, hi = mean_ci([0.0] * 29 + [0.5])
+    assert lo == 0.0 and mean < hi < 0.1
+    # a score outside 0–1 (an environment that does not normalise) widens the range to the scores seen
+    assert mean_ci([2.0, 0.0]) == (1.0, 0.0, 2.0) and mean_ci([-1.0, 1.0]) == (0.0, -1.0, 1.0)
+    assert mean_ci([0.4, 0.6])[1:] == pytest.approx((0.4 - 0.196, 0.6 + 0.196), abs=1e-3)
+    assert mean_ci([]) == (0.0, 0.0, 0.0) and mean_ci([0.7]) == (0.7, 0.7, 0.7)
+
+
+def test_summary_reports_success_and_score_with_their_intervals() -> None:
+    episodes = [Episode(env_id="twx-twc", split="test", seed=s, task_type="", task="t", first_observation="o",
+                        success=s % 2 == 0, score=1.0 if s % 2 == 0 else 0.5) for s in range(10)]  # fmt: skip
+    summary = summarise("full", episodes)
+    assert summary.episodes == 10 and summary.success == 0.5 and summary.score == 0.75
+    assert summary.success_ci == wilson(5, 10) and summary.score_ci[1] <= 1.0
