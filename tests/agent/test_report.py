@@ -25,7 +25,7 @@ def test_score_interval_near_the_ceiling_is_cut_at_the_largest_possible_score() 
     assert lo == 0.0 and mean < hi < 0.1
     # a score outside 0–1 (an environment that does not normalise) widens the range to the scores seen
     assert mean_ci([2.0, 0.0]) == (1.0, 0.0, 2.0) and mean_ci([-1.0, 1.0]) == (0.0, -1.0, 1.0)
-    assert mean_ci([0.4, 0.6])[1:] == pytest.approx((0.4 - 0.196, 0.6 + 0.196), abs=1e-3)
+    assert mean_ci([0.4, 0.6])[1:] == pytest.approx((0.5 - 0.196, 0.5 + 0.196), abs=1e-3)  # inside: unchanged
     assert mean_ci([]) == (0.0, 0.0, 0.0) and mean_ci([0.7]) == (0.7, 0.7, 0.7)
 
 
