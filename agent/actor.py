@@ -53,6 +53,11 @@ class ActorConfig(BaseModel):
     hide_penalised: bool = True
     """Leave out actions that memory says lost points in similar tasks, while other actions remain: tagged
     and listed last, the 1.5B model still chose them (measured: 3 of 7 wrong placements in one game)."""
+    mix_verbs: bool = True
+    """List untried actions taking turns by verb ("examine A", "open B", "take C", "examine D", ...) within
+    each memory rank, so that one verb offered for every object does not fill the top of the list
+    (cookingworld offers "examine" for each of ~20 objects: the 1.5B model spent 11 and 17 of 30 steps
+    examining in its first two training episodes)."""
     pin_found: bool = True
     """Keep the steps that brought new things into view (a recipe, a fridge's contents) in the prompt after
     they leave the window of recent steps (``ActorState.found``)."""
@@ -200,7 +205,13 @@ class Actor:
         rewarded, penalised = state.context.rewarded_actions, state.context.penalised_actions
         untried = [a for a in shown if a not in outcome]
         # memory ranks the list: what earned reward in similar tasks first, what lost points last
-        untried.sort(key=lambda a: 0 if a in rewarded else 2 if a in penalised else 1)
+        turn: dict[str, int] = {}
+        if self.config.mix_verbs:
+            per_verb: Counter[str] = Counter()
+            for action in untried:
+                verb = action.split(" ", 1)[0]
+                turn[action], per_verb[verb] = per_verb[verb], per_verb[verb] + 1
+        untried.sort(key=lambda a: (0 if a in rewarded else 2 if a in penalised else 1, turn.get(a, 0)))
         done = [a for a in shown if a in outcome]
         lines = []
         for action in untried + done:

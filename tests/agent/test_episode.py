@@ -138,6 +138,22 @@ def test_spent_actions_leave_the_list_and_the_enum(twc: envs.Env) -> None:
                                     valid_actions=obs.valid_actions, history=every)) == list(obs.valid_actions)
 
 
+def test_untried_actions_take_turns_by_verb_within_memory_ranks() -> None:
+    # cookingworld offers "examine" for every object: listed as given, they fill the top of the list
+    valid = ("examine counter", "examine fridge", "examine oven", "open fridge", "take cookbook")
+
+    def listed(config: ActorConfig, rewarded: frozenset[str] = frozenset()) -> list[str]:
+        state = ActorState(task="cook", first_observation="kitchen", observation="kitchen", valid_actions=valid,
+                           context=MemoryContext(rewarded_actions=rewarded))  # fmt: skip
+        text = Actor(ScriptedChatModel(), config)._action_list(state)
+        return [line[2:].split(" (")[0] for line in text.split("\n")]
+
+    assert listed(ActorConfig()) == ["examine counter", "open fridge", "take cookbook", "examine fridge",
+                                     "examine oven"]  # fmt: skip
+    assert listed(ActorConfig(), frozenset({"examine oven"}))[0] == "examine oven"  # memory's rank comes first
+    assert listed(ActorConfig(mix_verbs=False)) == list(valid)
+
+
 def test_actions_memory_says_lost_points_leave_the_list_while_others_remain(twc: envs.Env) -> None:
     obs = twc.reset(seed=3)
     wrong = [a for a in obs.valid_actions if a != "take dirty teal dress"]
