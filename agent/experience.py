@@ -141,6 +141,10 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
 
 
 _TEXT_SCHEMA = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+_TEXT_BOUNDED = {"type": "object", "properties": {"text": {"type": "string", "maxLength": 600}}, "required": ["text"]}
+"""Sent for constrained decoding, so that the JSON closes within the model's ``max_tokens`` (256): unbounded,
+the 1.5B model's cookingworld reflections ran on and came back unterminated twice in a row. Replies are
+validated against the unbounded schema (a longer one from an unconstrained backend is kept)."""
 
 
 def write_reflection(chat: BaseChatModel, episode: Episode, *, gold: Sequence[str] | None = None) -> str:
@@ -157,7 +161,8 @@ def write_reflection(chat: BaseChatModel, episode: Episode, *, gold: Sequence[st
         prompt = templates["reflexion"].format(task=episode.task, start=start, actions=actions, last=last)
     else:
         prompt = templates["rationale"].format(task=episode.task, start=start, actions=" -> ".join(gold))
-    reply = complete_json(chat, [HumanMessage(prompt)], _TEXT_SCHEMA, retries=1, name="reflection")
+    reply = complete_json(chat, [HumanMessage(prompt)], _TEXT_SCHEMA, retries=1, name="reflection",
+                          constrain=_TEXT_BOUNDED)  # fmt: skip
     episode.counters.llm_calls += reply.attempts
     episode.counters.input_tokens += reply.input_tokens
     episode.counters.output_tokens += reply.output_tokens
