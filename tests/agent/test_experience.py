@@ -4,6 +4,9 @@ and recall counted only for the memories shown (real bank: embedded Chroma and l
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from agent.experience import FACT_QUOTAS, retrieve_context
 from agent.prompting import memory_block
@@ -87,3 +90,28 @@ def test_an_action_memory_saw_both_earn_and_end_a_game_is_shown_but_not_tagged(t
         assert again.penalised_actions == {"cook chicken wing in oven"}  # an action that ended a game is a loss
         # the toaster earned in one game and ended another: both facts shown, the action tagged neither way
         assert "cook chicken wing in toaster" not in again.rewarded_actions | again.penalised_actions
+
+
+def test_a_reflection_is_decoded_bounded_but_a_longer_reply_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    # unbounded, the 1.5B model's reflections ran past max_tokens and came back as unterminated JSON
+    import json
+
+    import agent.experience as experience
+    from agent.trajectory import Episode, StepRecord
+    from tests.fakes import ScriptedChatModel
+
+    constraints: list[dict[str, Any] | None] = []
+    real = experience.complete_json
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        constraints.append(kwargs.get("constrain"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(experience, "complete_json", spy)
+    long = "Open the fridge before taking the chicken wing, then grill it with the toaster. " * 10
+    chat = ScriptedChatModel().enqueue(json.dumps({"text": long}))
+    episode = Episode(env_id="twx-cookingworld", split="train", seed=0, task_type="", task="cook",
+                      first_observation="kitchen", steps=[StepRecord("examine oven", "An oven.")])  # fmt: skip
+    assert experience.write_reflection(chat, episode) == long.strip()  # validated unbounded: kept whole
+    assert constraints[0] is not None and constraints[0]["properties"]["text"]["maxLength"] == 600
+    assert episode.counters.llm_calls == 1
