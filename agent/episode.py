@@ -9,8 +9,9 @@ they leave the window of recent steps (``ActorState.found``).
 Loop control (measured need: a small model repeats its previous action on ~45% of steps): an action
 that was already taken and changed nothing is replaced by an untried one (counted as
 ``loop_overrides``), and an episode whose recent steps cycle over one or two actions without reward
-stops early (``stop_reason="loop"``). Model and environment errors are recorded and counted; they
-never end a run.
+stops early (``stop_reason="loop"``). A verb whose last uses changed nothing (no reward, nothing new
+shown, the same valid actions: cookingworld's "examine knife" → "a knife") is idle, and the actor stops
+offering its other actions. Model and environment errors are recorded and counted; they never end a run.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
-from agent.actor import Actor, ActorState, Decision, pick_untried
+from agent.actor import Actor, ActorState, Decision, pick_untried, verb
 from agent.prompting import MemoryContext
 from agent.trajectory import Episode, StepRecord, content_words
 from envs.base import Env, StepResult
@@ -31,6 +32,8 @@ LOOP_WINDOW = 8
 """Steps inspected for a cycle before stopping early."""
 NEW_WORDS = 3
 """Words never seen in the episode (nor in the action) a step's reply must bring to retrieve again."""
+IDLE_RUN = 3
+"""Uses in a row without effect after which a verb is idle (``ActorState.idle_verbs``)."""
 
 Recall = Callable[[str, str], MemoryContext]
 """Retrieval mid-episode: ``recall(observation, seen)`` with the new observation (the query) and
@@ -57,6 +60,14 @@ def _no_effect(history: list[StepRecord], action: str, observation: str) -> bool
 def _shown(context: MemoryContext) -> tuple[object, ...]:
     return (context.facts, context.rules, context.examples, context.reflections, context.similar_notes,
             context.rewarded_actions, context.penalised_actions)  # fmt: skip
+
+
+def idle_verbs(steps: Sequence[StepRecord], effects: Sequence[bool]) -> frozenset[str]:
+    """Verbs whose last :data:`IDLE_RUN` uses all had no effect (``effects`` parallel to ``steps``)."""
+    by_verb: dict[str, list[bool]] = {}
+    for step, effect in zip(steps, effects, strict=True):
+        by_verb.setdefault(verb(step.action), []).append(effect)
+    return frozenset(v for v, uses in by_verb.items() if len(uses) >= IDLE_RUN and not any(uses[-IDLE_RUN:]))
 
 
 def _cycling(history: list[StepRecord]) -> bool:
@@ -99,11 +110,13 @@ def run_episode(
     limit_shown = actor.config.max_actions_shown
     seen, known = [obs.text], content_words(f"{obs.task} {obs.text}")
     found: list[int] = []  # steps that brought new things into view
+    effects: list[bool] = []  # per step: earned or lost points, showed something new, or changed the actions
     while episode.n_steps < limit:
         shown = _shortlist(env, valid, limit_shown)
         state = ActorState(
             task=obs.task, first_observation=obs.text, observation=observation, valid_actions=valid,
             history=episode.steps, context=context, shown_actions=shown, found=found,
+            idle_verbs=idle_verbs(episode.steps, effects),
         )  # fmt: skip
         try:
             decision = actor.act(state)
@@ -133,6 +146,7 @@ def run_episode(
             log.error("environment error on %r: %s", decision.action, exc)
             episode.steps.append(StepRecord(decision.action, f"[environment error: {exc}]", decision.thought,
                                             source=decision.source, error=str(exc)))  # fmt: skip
+            effects.append(True)
             episode.stop_reason = "env_error"
             break
         invalid = bool(result.info.get("invalid_action"))
@@ -145,6 +159,8 @@ def run_episode(
             )  # fmt: skip
         )
         episode.score, episode.success = result.score, result.success
+        # an invalid action says nothing about its verb: only valid ones that changed nothing count as idle
+        effects.append(invalid or result.reward != 0 or set(result.valid_actions) != set(valid))
         observation, valid = result.observation, tuple(result.valid_actions)
         if result.done:
             episode.stop_reason = "answered" if not obs.valid_actions else (
@@ -156,6 +172,7 @@ def run_episode(
             known |= new
             seen.append(observation)
             if len(new) >= NEW_WORDS:
+                effects[-1] = True
                 found.append(len(episode.steps) - 1)
                 if recall is not None and counters.recalls < recalls:
                     counters.recalls += 1

@@ -234,3 +234,33 @@ def test_a_retrieval_that_changes_nothing_keeps_the_prompt() -> None:
         assert episode.counters.recalls == 1 and episode.memory_ids == ["m1"]
         systems = {call[0].text for call in fake.calls}
         assert len(systems) == 1 and "take chicken wing → earned points" in systems.pop()
+
+
+def test_a_verb_whose_last_uses_changed_nothing_is_idle() -> None:
+    from agent.episode import idle_verbs
+
+    steps = [StepRecord(a, "") for a in ("examine knife", "open fridge", "examine oven", "examine stove")]
+    assert idle_verbs(steps, [True, True, False, False]) == set()  # two uses without effect only
+    assert idle_verbs(steps, [False, True, False, False]) == {"examine"}  # three, whatever came between
+    steps.append(StepRecord("examine toaster", ""))
+    assert idle_verbs(steps, [False, True, False, True, False]) == set()  # one of the last three showed something
+    assert idle_verbs(steps, [True, False, True, True, True]) == set()  # "open" used once
+
+
+def test_examining_that_shows_nothing_stops_being_offered_in_cookingworld() -> None:
+    # cookingworld seed 0: "examine knife" → "a knife"; after three such replies the other "examine" actions
+    # leave the list and the enum, except what memory says earned points; the recipe stays readable
+    with envs.make("twx-cookingworld", split="train", preset="easy") as cooking:
+        obs = cooking.reset(seed=0)
+        examines = [a for a in obs.valid_actions if a.startswith("examine") and a != "examine cookbook"][:3]
+        fake = ScriptedChatModel().enqueue(*[reply(a) for a in [*examines, "read cookbook"]])
+        context = MemoryContext(rewarded_actions=frozenset({"examine cookbook"}))
+        episode = run_episode(cooking, Actor(fake), seed=0, context=context, max_steps=4)
+        assert [s.action for s in episode.steps] == [*examines, "read cookbook"]
+        before, after = fake.prompts[2], fake.prompts[3]
+        assert f"- {examines[2]}" in before and "- examine toaster" in before
+        assert "- examine toaster" not in after and "- examine cookbook" in after and "- read cookbook" in after
+        # off: every examine stays offered
+        fake = ScriptedChatModel().enqueue(*[reply(a) for a in [*examines, "read cookbook"]])
+        run_episode(cooking, Actor(fake, ActorConfig(hide_idle_verbs=False)), seed=0, max_steps=4)
+        assert "- examine toaster" in fake.prompts[3]
