@@ -33,7 +33,15 @@ from pydantic import BaseModel, Field
 from agent.actor import Actor
 from agent.episode import Recall, run_episode
 from agent.errors import ModelOutputError
-from agent.experience import ABLATIONS, experience_inputs, json_llm, namespace_for, retrieve_context, write_reflection
+from agent.experience import (
+    ABLATIONS,
+    experience_inputs,
+    json_llm,
+    namespace_for,
+    retrieve_context,
+    trial_losses,
+    write_reflection,
+)
 from agent.prompting import MemoryContext
 from agent.trajectory import Episode, StepRecord
 from envs.base import Env
@@ -214,12 +222,17 @@ class Evolver:
         c = self.config
         kinds = ABLATIONS[c.train_kinds]
         notes: list[str] = []
+        lost: dict[str, str] = {}  # actions earlier trials lost with, and the line saying so
         played: list[Episode] = []
         obs = self.env.reset(seed=seed)
         for trial in range(1, c.trials + 1):
+            # Reflexion, grounded: what earlier trials lost with comes first and is penalised (hidden from the
+            # list), then the model's own notes (the 1.5B model repeated a fatal "cook chicken wing in oven"
+            # after a note about reading the cookbook)
+            reflections = ([f"Earlier attempts: {'; '.join(lost.values())}"] if lost else []) + notes
             retrieve = functools.partial(retrieve_context, self.bank, task=obs.task, namespace=self.namespace,
-                                         kinds=kinds, record=True, same_task_reflections=tuple(notes),
-                                         budget=c.memory_budget)  # fmt: skip
+                                         kinds=kinds, record=True, same_task_reflections=tuple(reflections),
+                                         budget=c.memory_budget, avoid=tuple(lost))  # fmt: skip
             context = retrieve(observation=obs.text)
             samples = []
             for sample in range(c.samples):
@@ -236,6 +249,8 @@ class Evolver:
             if best.success:
                 break
             if trial < c.trials:
+                for episode in samples:
+                    lost.update(trial_losses(episode))
                 note = self._reflexion(best)
                 if note:
                     notes.append(note)

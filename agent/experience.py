@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -84,6 +84,26 @@ def _informative_reply(action: str, observation: str, words: int = 15) -> str:
     return _short(observation.strip(), words) if content_words(observation) - content_words(action) else ""
 
 
+def ended_the_game(episode: Episode, index: int) -> bool:
+    """True when step ``index`` is a valid last step that ended the game unsolved: it lost the game, whatever
+    its reward ("cook chicken wing in oven" when the recipe said grill)."""
+    step = episode.steps[index]
+    return (index == len(episode.steps) - 1 and episode.stop_reason == "terminated" and not episode.success
+            and not step.invalid)  # fmt: skip
+
+
+def trial_losses(episode: Episode) -> dict[str, str]:
+    """What a failed trial showed for certain: each action that lost points or ended the game, with a line
+    saying so ("cook chicken wing in oven → ended the game (lost)"), for the next trial at the same task."""
+    lost: dict[str, str] = {}
+    for index, step in enumerate(episode.steps):
+        if ended_the_game(episode, index):
+            lost[step.action] = f"{step.action} → ended the game (lost)"
+        elif step.reward < 0 and not step.invalid:
+            lost.setdefault(step.action, f"{step.action} → lost points")
+    return lost
+
+
 def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = False) -> list[MemoryInput]:
     """The memories one episode yields: its cleaned trajectory and its rewarded/penalised actions."""
     # a solved episode is remembered without its detours (the rewarded steps and what enabled them)
@@ -105,10 +125,8 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
             )  # fmt: skip
         )
     seen: set[str] = set()
-    last = len(episode.steps) - 1
     for index, step in enumerate(episode.steps):
-        # a valid last step that ended the game unsolved lost it, whatever its reward ("cook X in oven")
-        fatal = index == last and episode.stop_reason == "terminated" and not episode.success and not step.invalid
+        fatal = ended_the_game(episode, index)
         if step.invalid or (step.reward == 0 and not fatal) or step.action in seen:
             continue
         seen.add(step.action)
@@ -202,6 +220,7 @@ def retrieve_context(
     same_task_reflections: Sequence[str] = (),
     budget: int = 700,
     seen: str | None = None,
+    avoid: Iterable[str] = (),
 ) -> MemoryContext:
     """Memories for one episode, restricted to ``kinds`` (an ablation), grouped for the prompt.
 
@@ -213,6 +232,7 @@ def retrieve_context(
     ``observation`` is what the query is about; ``seen`` (default: ``observation``) is everything the episode
     has shown so far, against which a fact is judged on topic (a retrieval again mid-episode, after the
     fridge was opened, still knows what was in view at the start).
+    ``avoid``: actions an earlier trial at this very task lost with; penalised whatever memory says.
     """
     query = f"{task}\n{observation}"
     in_view = observation if seen is None else seen
@@ -270,6 +290,6 @@ def retrieve_context(
     return MemoryContext(
         facts=tuple(facts), rules=tuple(rules), examples=tuple(examples), reflections=tuple(same_task_reflections),
         # an action memory saw both earn and lose (the recipe decides) is shown with both facts, tagged neither
-        similar_notes=tuple(notes), rewarded_actions=frozenset(rewarded - penalised),
-        penalised_actions=frozenset(penalised - rewarded), memory_ids=tuple(dict.fromkeys(ids)),
+        similar_notes=tuple(notes), rewarded_actions=frozenset(rewarded - penalised - set(avoid)),
+        penalised_actions=frozenset((penalised - rewarded) | set(avoid)), memory_ids=tuple(dict.fromkeys(ids)),
     )  # fmt: skip

@@ -229,3 +229,36 @@ def test_a_bench_saved_before_recalls_resumes_as_it_ran(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"holds a bench with another configuration: train \(saved 3, now 4\)"):
         run_bench(LLMConfig(), BenchConfig(env_id="twx-twc", train=4, test=2), tmp_path, chat=ScriptedChatModel())
     assert json.loads(path.read_text())["bench"] == saved  # not overwritten
+
+
+def test_a_retry_avoids_what_ended_the_last_trial(tmp_path: Path) -> None:
+    # cookingworld seed 0 says grill the chicken wing (toaster); cooking it in the oven ends the game. The
+    # second trial is told so first, and the oven is no longer offered
+    with envs.make("twx-cookingworld", split="train", preset="easy") as cooking:
+        cooking.reset(seed=0)
+        gold = cooking.gold_actions() or []
+    assert "cook chicken wing in toaster" in gold
+    prompts: list[str] = []
+
+    def policy(messages: list[BaseMessage]) -> str:
+        text = messages[-1].text
+        if "failed this task" in text or "correct solution is" in text:
+            return json.dumps({"text": "Read the cookbook first."})  # a weak note, as the 1.5B model writes
+        prompts.append("\n".join(m.text for m in messages))
+        listed = {line[2:].split(" (")[0]: line for line in text.splitlines() if line.startswith("- ")}
+        plan = ["cook chicken wing in oven" if a.endswith("in toaster") and "cook chicken wing in oven" in listed
+                else a for a in gold]  # fmt: skip
+        action = next(a for a in plan if a in listed and "tried" not in listed[a])
+        return json.dumps({"thought": "t", "action": action})
+
+    config = BenchConfig(env_id="twx-cookingworld", preset="easy", train=1, test=1, settings=(), ablations=(),
+                         random_baseline=False, evolution=EvolutionConfig(trials=2, max_steps=20, reflect_every=0,
+                         forget_every=0, rationalize=False))  # fmt: skip
+    run_bench(LLMConfig(backend="local-small"), config, tmp_path, chat=ScriptedChatModel().enqueue(*[policy] * 60))
+    first, second = [e for e in RunLog.open(tmp_path / "episodes.jsonl").episodes if e.tag == "train"]
+    assert first.steps[-1].action == "cook chicken wing in oven" and first.stop_reason == "terminated"
+    assert not first.success and second.success
+    retry = prompts[len(first.steps):]
+    assert "Earlier attempts: cook chicken wing in oven → ended the game (lost)" in retry[0]
+    assert retry[0].index("Earlier attempts") < retry[0].index("Read the cookbook first.")
+    assert all("- cook chicken wing in oven" not in p for p in retry)
