@@ -55,7 +55,7 @@ class ActorConfig(BaseModel):
     and listed last, the 1.5B model still chose them (measured: 3 of 7 wrong placements in one game)."""
     hide_idle_verbs: bool = True
     """Leave out the untried actions of a verb whose last uses in this episode all had no effect (no reward,
-    nothing new shown, the valid actions unchanged; see ``ActorState.idle_verbs``), while other actions
+    nothing new shown, no valid actions not seen before; see ``ActorState.idle_verbs``), while other actions
     remain, except what memory says earned points. Cookingworld offers "examine" for every object; the
     1.5B model spent 17–20 of 30 steps examining ("a knife", "a fridge that is closed") whatever order the
     list was in."""

@@ -11,7 +11,8 @@ that was already taken and changed nothing is replaced by an untried one (counte
 ``loop_overrides``), and an episode whose recent steps cycle over one or two actions without reward
 stops early (``stop_reason="loop"``). A verb whose last uses changed nothing (no reward, nothing new
 shown, the same valid actions: cookingworld's "examine knife" → "a knife") is idle, and the actor stops
-offering its other actions. Model and environment errors are recorded and counted; they never end a run.
+offering its other actions; returning to a state seen before ("close fridge" after "open fridge") is no
+change either. Model and environment errors are recorded and counted; they never end a run.
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ def run_episode(
     limit_shown = actor.config.max_actions_shown
     seen, known = [obs.text], content_words(f"{obs.task} {obs.text}")
     found: list[int] = []  # steps that brought new things into view
-    effects: list[bool] = []  # per step: earned or lost points, showed something new, or changed the actions
+    effects: list[bool] = []  # per step: earned or lost points, showed something new, or reached new actions
+    visited = {frozenset(valid)}  # the sets of valid actions seen: a state the episode was in before
     while episode.n_steps < limit:
         shown = _shortlist(env, valid, limit_shown)
         state = ActorState(
@@ -159,8 +161,11 @@ def run_episode(
             )  # fmt: skip
         )
         episode.score, episode.success = result.score, result.success
-        # an invalid action says nothing about its verb: only valid ones that changed nothing count as idle
-        effects.append(invalid or result.reward != 0 or set(result.valid_actions) != set(valid))
+        # an invalid action says nothing about its verb: only valid ones that changed nothing count as idle.
+        # Back in a state seen before ("close fridge" after "open fridge") is no change either
+        reached = frozenset(result.valid_actions)
+        effects.append(invalid or result.reward != 0 or reached not in visited)
+        visited.add(reached)
         observation, valid = result.observation, tuple(result.valid_actions)
         if result.done:
             episode.stop_reason = "answered" if not obs.valid_actions else (

@@ -264,3 +264,17 @@ def test_examining_that_shows_nothing_stops_being_offered_in_cookingworld() -> N
         fake = ScriptedChatModel().enqueue(*[reply(a) for a in [*examines, "read cookbook"]])
         run_episode(cooking, Actor(fake, ActorConfig(hide_idle_verbs=False)), seed=0, max_steps=4)
         assert "- examine toaster" in fake.prompts[3]
+
+
+def test_closing_what_was_opened_changes_nothing_and_closing_goes_idle() -> None:
+    # each "close" returns to a state seen before: after three, "close fridge" is no longer offered, while
+    # "open" (each opening reached new actions) still is
+    with envs.make("twx-cookingworld", split="train", preset="easy") as cooking:
+        cooking.reset(seed=0)
+        script = ["open fridge", "open dishwasher", "close dishwasher", "open trash can", "close trash can",
+                  "open kitchen cupboard", "close kitchen cupboard", "look around"]  # fmt: skip
+        fake = ScriptedChatModel().enqueue(*[reply(a) for a in script])
+        episode = run_episode(cooking, Actor(fake), seed=0, max_steps=len(script))
+        assert [s.action for s in episode.steps] == script
+        assert "- close fridge" in fake.prompts[6] and "- close fridge" not in fake.prompts[7]
+        assert "- open cutlery drawer" in fake.prompts[7]
