@@ -10,9 +10,9 @@ Loop control (measured need: a small model repeats its previous action on ~45% o
 that was already taken and changed nothing is replaced by an untried one (counted as
 ``loop_overrides``), and an episode whose recent steps cycle over one or two actions without reward
 stops early (``stop_reason="loop"``). A verb whose last uses changed nothing (no reward, nothing new
-shown, the same valid actions: cookingworld's "examine knife" → "a knife") is idle, and the actor stops
-offering its other actions; returning to a state seen before ("close fridge" after "open fridge") is no
-change either. Model and environment errors are recorded and counted; they never end a run.
+shown, no valid actions the episode had not had before: cookingworld's "examine knife" → "a knife", or
+"close fridge" back to the state before "open fridge") is idle, and the actor stops offering its other
+actions. Model and environment errors are recorded and counted; they never end a run.
 """
 
 from __future__ import annotations
