@@ -25,6 +25,7 @@ from agent.errors import ModelOutputError
 from agent.llm.structured import complete_json
 from agent.prompting import MemoryContext, load_prompts, memory_block, pack
 from agent.trajectory import NON_INFORMATIVE, StepRecord
+from envs.shortlist import verb_of
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class ActorState:
     """Indexes in ``history`` of steps that brought new things into view (a recipe, a fridge's contents):
     shown under their own header once they leave the recent-steps window."""
     idle_verbs: frozenset[str] = frozenset()
-    """Verbs (an action's first word) whose last uses in this episode all had no effect."""
+    """Verbs (:func:`envs.shortlist.verb_of`) whose last uses in this episode all had no effect."""
 
 
 def nearest_action(text: str, valid: Sequence[str]) -> str | None:
@@ -116,11 +117,6 @@ def nearest_action(text: str, valid: Sequence[str]) -> str | None:
         return max(contained, key=len)
     close = difflib.get_close_matches(norm, list(lowered), n=1, cutoff=0.0)
     return lowered[close[0]] if close else valid[0]
-
-
-def verb(action: str) -> str:
-    """An action's verb: its first word ("examine" in "examine fridge")."""
-    return action.split(" ", 1)[0]
 
 
 def spent_actions(history: Sequence[StepRecord]) -> set[str]:
@@ -206,7 +202,7 @@ class Actor:
             shown = [a for a in shown if a not in state.context.penalised_actions] or shown
         hidden = spent_actions(state.history) if self.config.hide_spent else set()
         if self.config.hide_idle_verbs and state.idle_verbs:
-            hidden |= {a for a in shown if verb(a) in state.idle_verbs and a not in state.context.rewarded_actions}
+            hidden |= {a for a in shown if verb_of(a) in state.idle_verbs and a not in state.context.rewarded_actions}
         fresh = [a for a in shown if a not in hidden]
         return fresh or shown
 
@@ -222,7 +218,9 @@ class Actor:
         if self.config.mix_verbs:
             per_verb: Counter[str] = Counter()
             for action in untried:
-                turn[action], per_verb[verb(action)] = per_verb[verb(action)], per_verb[verb(action)] + 1
+                verb = verb_of(action)
+                turn[action] = per_verb[verb]
+                per_verb[verb] += 1
         untried.sort(key=lambda a: (0 if a in rewarded else 2 if a in penalised else 1, turn.get(a, 0)))
         done = [a for a in shown if a in outcome]
         lines = []

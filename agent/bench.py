@@ -136,10 +136,11 @@ def kept_as_before(path: Path) -> dict[str, dict[str, Any]]:
     return kept
 
 
-def as_it_ran(config: BenchConfig, path: Path) -> BenchConfig:
+def as_it_ran(config: BenchConfig, path: Path, kept: dict[str, dict[str, Any]] | None = None) -> BenchConfig:
     """``config`` with the options the bench saved in ``path`` predates set as it played, so that an old bench
-    resumes with the same command (every time) and plays its remaining episodes as it played the first ones."""
-    kept = kept_as_before(path)
+    resumes with the same command (every time) and plays its remaining episodes as it played the first ones.
+    ``kept``: :func:`kept_as_before` of ``path``, when the caller has it already."""
+    kept = kept_as_before(path) if kept is None else kept
     if not kept:
         return config
     log.warning("resuming a bench that ran before these options existed: keeping %s as it ran",
@@ -221,7 +222,8 @@ def run_bench(
         raise UsageError(f"--chroma-url {chroma_url!r} is not an http(s) URL; give e.g. http://127.0.0.1:8000") from exc
     out_dir.mkdir(parents=True, exist_ok=True)
     saved = out_dir / "config.json"
-    config, kept = as_it_ran(config, saved), kept_as_before(saved)
+    kept = kept_as_before(saved)
+    config = as_it_ran(config, saved, kept)
     record: dict[str, Any] = {"bench": config.model_dump(mode="json"),
                               "llm": llm.model_dump(mode="json", exclude={"api_key"})}  # fmt: skip
     if kept:

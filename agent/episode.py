@@ -22,10 +22,11 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
-from agent.actor import Actor, ActorState, Decision, pick_untried, verb
+from agent.actor import Actor, ActorState, Decision, pick_untried
 from agent.prompting import MemoryContext
 from agent.trajectory import Episode, StepRecord, content_words
 from envs.base import Env, StepResult
+from envs.shortlist import verb_of
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def idle_verbs(steps: Sequence[StepRecord], effects: Sequence[bool]) -> frozense
     """Verbs whose last :data:`IDLE_RUN` uses all had no effect (``effects`` parallel to ``steps``)."""
     by_verb: dict[str, list[bool]] = {}
     for step, effect in zip(steps, effects, strict=True):
-        by_verb.setdefault(verb(step.action), []).append(effect)
+        by_verb.setdefault(verb_of(step.action), []).append(effect)
     return frozenset(v for v, uses in by_verb.items() if len(uses) >= IDLE_RUN and not any(uses[-IDLE_RUN:]))
 
 
@@ -148,7 +149,6 @@ def run_episode(
             log.error("environment error on %r: %s", decision.action, exc)
             episode.steps.append(StepRecord(decision.action, f"[environment error: {exc}]", decision.thought,
                                             source=decision.source, error=str(exc)))  # fmt: skip
-            effects.append(True)
             episode.stop_reason = "env_error"
             break
         invalid = bool(result.info.get("invalid_action"))
