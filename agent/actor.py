@@ -22,6 +22,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from agent.errors import ModelOutputError
+from agent.howto import action_object
 from agent.llm.structured import complete_json
 from agent.prompting import MemoryContext, load_prompts, memory_block, pack
 from agent.trajectory import NON_INFORMATIVE, StepRecord
@@ -65,6 +66,10 @@ class ActorConfig(BaseModel):
     each memory rank, so that one verb offered for every object does not fill the top of the list
     (cookingworld offers "examine" for each of ~20 objects: the 1.5B model spent 11 and 17 of 30 steps
     examining in its first two training episodes)."""
+    keep_earned: bool = True
+    """Leave out actions that would undo what a step of this episode earned (:func:`undoing_actions`), unless
+    memory says they earned points: twice the 1.5B model took the recipe's ingredient (points) and put it
+    back in the fridge, and after "prepare meal" (points) put the meal in the dishwasher instead of eating it."""
     pin_found: bool = True
     """Keep the steps that brought new things into view (a recipe, a fridge's contents) in the prompt after
     they leave the window of recent steps (``ActorState.found``)."""
@@ -137,6 +142,25 @@ def spent_actions(history: Sequence[StepRecord]) -> set[str]:
     return spent
 
 
+PLACING = frozenset({"put", "put down", "drop", "place", "insert"})
+"""Verb phrases (:func:`envs.shortlist.verb_of`) that let go of an object."""
+TAKING = frozenset({"take", "pick up", "get"})
+"""Verb phrases that take an object back."""
+
+
+def undoing_actions(history: Sequence[StepRecord], actions: Sequence[str]) -> set[str]:
+    """The ``actions`` that would undo what a step of ``history`` earned: letting go of an object a step that
+    earned points got hold of or made ("take chicken wing", "prepare meal" → "put meal in dishwasher"), or
+    taking back one a step earned points by placing ("put apple in fridge" → "take apple from fridge")."""
+    held: set[str] = set()
+    placed: set[str] = set()
+    for step in history:
+        if step.reward > 0 and not step.invalid:
+            (placed if verb_of(step.action) in PLACING else held).add(action_object(step.action))
+    return {a for a in actions if (verb_of(a) in PLACING and action_object(a) in held)
+            or (verb_of(a) in TAKING and action_object(a) in placed)}  # fmt: skip
+
+
 def pick_untried(options: Sequence[str], history: Sequence[StepRecord], rewarded: frozenset[str]) -> str | None:
     """An action not taken yet: one that earned reward in similar tasks first, then an informative one."""
     tried = {s.action for s in history}
@@ -195,12 +219,14 @@ class Actor:
         return [SystemMessage("\n\n".join(stable)), HumanMessage("\n\n".join(changing))]
 
     def options(self, state: ActorState) -> list[str]:
-        """The actions offered to the model: the shortlist, without penalised, spent and idle-verb ones (see
-        ``hide_penalised``, ``hide_spent`` and ``hide_idle_verbs``)."""
+        """The actions offered to the model: the shortlist, without penalised, spent, undoing and idle-verb ones
+        (see ``hide_penalised``, ``hide_spent``, ``keep_earned`` and ``hide_idle_verbs``)."""
         shown = list(state.shown_actions or state.valid_actions)[: self.config.max_actions_shown]
         if self.config.hide_penalised:
             shown = [a for a in shown if a not in state.context.penalised_actions] or shown
         hidden = spent_actions(state.history) if self.config.hide_spent else set()
+        if self.config.keep_earned:
+            hidden |= undoing_actions(state.history, shown) - state.context.rewarded_actions
         if self.config.hide_idle_verbs and state.idle_verbs:
             hidden |= {a for a in shown if verb_of(a) in state.idle_verbs and a not in state.context.rewarded_actions}
         fresh = [a for a in shown if a not in hidden]

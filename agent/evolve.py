@@ -97,6 +97,9 @@ class EvolutionConfig(BaseModel):
     recalls: int = Field(default=2, ge=0)
     """Retrievals an episode may add when a step brings new things into view (a recipe, a fridge's contents);
     0: memory is retrieved once, before the first step."""
+    howtos: bool = True
+    """Apply how-to facts (:mod:`agent.howto`): an instruction line a game shows ("grill the pork chop") tags the
+    action earlier replies said does it, and the other known ways of processing that object, as memory's."""
     train_kinds: str = "full"
     """Which memory kinds the agent retrieves while training (an ablation name)."""
 
@@ -232,7 +235,7 @@ class Evolver:
             reflections = ([f"Earlier attempts: {'; '.join(lost.values())}"] if lost else []) + notes
             retrieve = functools.partial(retrieve_context, self.bank, task=obs.task, namespace=self.namespace,
                                          kinds=kinds, record=True, same_task_reflections=tuple(reflections),
-                                         budget=c.memory_budget, avoid=tuple(lost))  # fmt: skip
+                                         budget=c.memory_budget, avoid=tuple(lost), howtos=c.howtos)  # fmt: skip
             context = retrieve(observation=obs.text)
             samples = []
             for sample in range(c.samples):
@@ -388,7 +391,8 @@ class Evolver:
                 continue
             obs = env.reset(seed=seed)
             retrieve = functools.partial(retrieve_context, self.bank, task=obs.task, namespace=self.namespace,
-                                         kinds=kinds, record=False, budget=self.config.memory_budget)  # fmt: skip
+                                         kinds=kinds, record=False, budget=self.config.memory_budget,
+                                         howtos=self.config.howtos)  # fmt: skip
             episode = run_episode(env, self.actor, seed=seed, context=retrieve(observation=obs.text),
                                   max_steps=self.config.max_steps, recall=_recall(retrieve, kinds),
                                   recalls=self.config.recalls)  # fmt: skip

@@ -20,13 +20,13 @@ things into view (see :func:`agent.episode.run_episode`); it is restricted to th
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from agent import howto
 from agent.errors import UsageError
 from agent.llm.structured import complete_json
 from agent.prompting import MemoryContext, load_prompts
@@ -125,6 +125,7 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
             )  # fmt: skip
         )
     seen: set[str] = set()
+    shown = "\n".join([episode.first_observation, *(s.observation for s in episode.steps if not s.invalid)])
     for index, step in enumerate(episode.steps):
         fatal = ended_the_game(episode, index)
         if step.invalid or (step.reward == 0 and not fatal) or step.action in seen:
@@ -133,13 +134,17 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
         earned = step.reward > 0 and not fatal
         verdict = "ended the game (lost)" if fatal else "earned points (accepted)" if earned else "lost points (wrong)"
         reply = _informative_reply(step.action, step.observation)
+        how_meta: dict[str, Any] = {}
+        if how := howto.how_done(step.action, step.observation):  # how the reply names what it did: a how-to
+            how_meta = {"how": how, "template": howto.template_of(step.action), "reply": _short(step.observation, 15),
+                        "processing": fatal or bool(howto.instructed_objects(how, shown))}  # fmt: skip
         items.append(
             MemoryInput(
                 text=f"{step.action} → {verdict}" + (f': "{reply}"' if reply else ""), kind=MemoryKind.FACT,
                 namespace=namespace, importance=0.8 if earned else 0.6, context=_short(step.observation, 30),
                 source_ids=source, episode_id=episode.episode_id,
                 meta={"action": step.action, "reward": step.reward, "task_type": episode.task_type,
-                      **({"fatal": True} if fatal else {})},
+                      **({"fatal": True} if fatal else {}), **how_meta},
             )  # fmt: skip
         )
     for index, target in sorted(episode.enabling_steps().items()):
@@ -198,8 +203,7 @@ model astray."""
 
 def _mentioned(action: str, text: str) -> bool:
     """True when the action's object (the words after its verb, before " in "/" on ") occurs in ``text``."""
-    _, _, rest = action.partition(" ")
-    obj = re.split(r" (?:in|on|into|from|with) ", rest, maxsplit=1)[0].strip().lower()
+    obj = howto.action_object(action)
     return bool(obj) and obj in text.lower()
 
 
@@ -221,6 +225,7 @@ def retrieve_context(
     budget: int = 700,
     seen: str | None = None,
     avoid: Iterable[str] = (),
+    howtos: bool = True,
 ) -> MemoryContext:
     """Memories for one episode, restricted to ``kinds`` (an ablation), grouped for the prompt.
 
@@ -233,6 +238,9 @@ def retrieve_context(
     has shown so far, against which a fact is judged on topic (a retrieval again mid-episode, after the
     fridge was opened, still knows what was in view at the start).
     ``avoid``: actions an earlier trial at this very task lost with; penalised whatever memory says.
+    ``howtos``: with facts, apply the how-to facts (:mod:`agent.howto`) to the instruction lines of ``seen``:
+    what they ask is tagged rewarded and the other known ways of processing those objects penalised, over
+    what facts about the objects say.
     """
     query = f"{task}\n{observation}"
     in_view = observation if seen is None else seen
@@ -274,6 +282,11 @@ def retrieve_context(
                 notes.append(_short(hit.record.text, 50))
             ids.append(hit.id)
     facts: list[str] = []
+    applied = howto.Applied()
+    if howtos and MemoryKind.FACT in kinds:  # what this game's instructions ask, done the way earlier replies said
+        applied = howto.apply(_howtos(bank, namespace), in_view)
+        facts.extend(applied.lines)
+        ids.extend(applied.memory_ids)
     groups = (([f for f in good if f[3]], FACT_QUOTAS["earned here"], rewarded),
               ([f for f in bad if f[3]], FACT_QUOTAS["lost here"], penalised),
               # facts about other objects only when memory knows nothing about these (analogies help then)
@@ -287,9 +300,25 @@ def retrieve_context(
                 tagged.add(action)
     if record and ids:
         bank.mark_recalled(ids)
+    # an action memory saw both earn and lose is tagged neither, unless this game's instructions decide
+    good_now = (rewarded - penalised - applied.unasked) | applied.asked
+    bad_now = (penalised - rewarded - applied.asked) | applied.unasked
     return MemoryContext(
         facts=tuple(facts), rules=tuple(rules), examples=tuple(examples), reflections=tuple(same_task_reflections),
-        # an action memory saw both earn and lose (the recipe decides) is shown with both facts, tagged neither
-        similar_notes=tuple(notes), rewarded_actions=frozenset(rewarded - penalised - set(avoid)),
-        penalised_actions=frozenset((penalised - rewarded) | set(avoid)), memory_ids=tuple(dict.fromkeys(ids)),
+        similar_notes=tuple(notes), rewarded_actions=frozenset(good_now - set(avoid)),
+        penalised_actions=frozenset(bad_now | set(avoid)), memory_ids=tuple(dict.fromkeys(ids)),
     )  # fmt: skip
+
+
+def _howtos(bank: MemoryBank, namespace: str) -> list[howto.HowTo]:
+    """The active how-to facts of ``namespace``, one per way of doing something (the newest reply kept)."""
+    first: dict[tuple[str, str], tuple[str, str]] = {}
+    processing: set[str] = set()
+    for record in bank.memories(kinds=[MemoryKind.FACT], namespace=namespace):
+        how, template = str(record.meta.get("how") or ""), str(record.meta.get("template") or "")
+        if how and "{}" in template:
+            first.setdefault((how, template), (record.id, str(record.meta.get("reply", ""))))
+            if record.meta.get("processing"):
+                processing.add(how)
+    return [howto.HowTo(mid, how, template, reply, how in processing)
+            for (how, template), (mid, reply) in first.items()]

@@ -189,6 +189,24 @@ def test_an_action_whose_object_changed_since_is_not_spent() -> None:
         "put tissue in sink", "inventory"}  # fmt: skip
 
 
+def test_what_a_step_earned_is_not_undone() -> None:
+    from agent.actor import undoing_actions
+
+    def steps(*pairs: tuple[str, float]) -> list[StepRecord]:
+        return [StepRecord(action=a, observation="", reward=r) for a, r in pairs]
+
+    offered = ["put meal in dishwasher", "drop meal", "eat meal", "put knife in counter", "take apple from fridge",
+               "take apple", "put cookbook in fridge"]  # fmt: skip
+    # cookingworld: the ingredient taken and the meal prepared (points) are kept; the knife (no points) is not
+    held = steps(("take knife", 0), ("take chicken wing", 1), ("put chicken wing in fridge", 0), ("prepare meal", 1))
+    assert undoing_actions(held, offered) == {"put meal in dishwasher", "drop meal"}
+    assert undoing_actions(held, ["put chicken wing in fridge"]) == {"put chicken wing in fridge"}
+    # twc: an object put where it belongs (points) is not taken back; one put wrongly (lost points) may be
+    placed = steps(("take apple", 0), ("put apple in fridge", 1), ("put tissue in sink", -1))
+    assert undoing_actions(placed, offered + ["take tissue from sink"]) == {"take apple from fridge", "take apple"}
+    assert undoing_actions(steps(("take apple", 0), ("look around", 0)), offered) == set()
+
+
 def test_memory_is_retrieved_again_when_a_step_brings_new_things_into_view() -> None:
     # cookingworld seed 0: the recipe (read cookbook) names the chicken wing and how to cook it, which the
     # first observation did not show; the replies after it add too little to retrieve again ("raw";

@@ -1,0 +1,111 @@
+"""How-to facts: what the environment's reply says an action did, used where a game's instructions ask for it.
+
+Cookingworld's recipe says "grill the pork chop"; the valid actions say "cook pork chop in toaster",
+"… in oven", "… in stove". Which one grills is written only in the game's reply to it: "You grill the
+pork chop with the toaster." A fact keyed by ingredient ("cook pork chop in oven → earned points") is
+right under one recipe and ends the game under another (measured: the 1.5B model cooked every
+ingredient in the oven, whatever the recipe). So a rewarded or game-ending step also records *how* its
+reply names what it did ("grill") and the action with its object left open ("cook {} in toaster").
+In a later game, an instruction line of what the episode has seen ("grill the chicken wing") instantiates
+it: "cook chicken wing in toaster" is what the instruction asks; the other ways known to process that
+object ("cook chicken wing in oven" roasts it, "dice chicken wing") are not.
+
+Only the verbs that earlier instructions asked for, or that ended a game, count as processing: "You take
+the milk." names "take", which no instruction line ever does, so taking is never held against anything.
+Games without instruction lines (twc, whose replies echo the action) are not affected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from envs.shortlist import verb_of
+
+_ARTICLE = r"(?:the |some |a |an )?"
+
+
+def action_object(action: str) -> str:
+    """The object of an action: the words after its verb (:func:`envs.shortlist.verb_of`), before " in "/
+    " on "/" with "… ("cook pork chop in toaster" → "pork chop", "pick up seed" → "seed")."""
+    low = " ".join(action.lower().split())
+    rest = low[len(verb_of(low)) :]
+    return re.split(r" (?:in|on|into|from|with|to) ", rest, maxsplit=1)[0].strip()
+
+
+def how_done(action: str, reply: str) -> str:
+    """The verb ``reply`` uses for what ``action`` did to its object ("cook pork chop in toaster", "You grill
+    the pork chop with the toaster." → "grill"); empty when the reply does not name the object."""
+    obj = action_object(action)
+    if not obj:
+        return ""
+    found = re.search(rf"\b([a-z]+) {_ARTICLE}{re.escape(obj)}\b", reply.lower())
+    return found.group(1) if found else ""
+
+
+def template_of(action: str) -> str:
+    """The action with its object left open: "cook pork chop in toaster" → "cook {} in toaster"."""
+    low = " ".join(action.lower().split())
+    obj, verb = action_object(low), verb_of(low)
+    return f"{verb}{low[len(verb) :].replace(obj, '{}', 1)}" if obj else ""
+
+
+def instructed_objects(how: str, seen: str) -> list[str]:
+    """Objects a line of ``seen`` instructs to ``how`` ("  grill the chicken wing" → "chicken wing"): a line
+    that is just the verb and its object, as a recipe's directions are (a reply "You grill the …" is not)."""
+    pattern = rf"(?m)^[ \t\-*•\d.)]*{re.escape(how)} {_ARTICLE}([a-z][a-z' -]*?)[ \t]*[.!]?[ \t]*$"
+    return list(dict.fromkeys(m.group(1) for m in re.finditer(pattern, seen.lower())))
+
+
+@dataclass(frozen=True)
+class HowTo:
+    """One how-to fact: ``template`` (an action with its object open) does ``how`` to its object."""
+
+    memory_id: str
+    how: str
+    template: str
+    reply: str
+    """The reply it was learned from ("You grill the pork chop with the toaster.")."""
+    processing: bool
+    """Its verb was asked for by an instruction line, or the step ended the game: a way of processing."""
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What the how-to facts say about one game, given what it has shown."""
+
+    lines: tuple[str, ...] = ()
+    """For the prompt: '"grill the chicken wing" is done by: cook chicken wing in toaster (…)'."""
+    asked: frozenset[str] = frozenset()
+    """Actions doing what an instruction line asks."""
+    unasked: frozenset[str] = frozenset()
+    """Other known ways of processing an instructed object: not what the instructions ask."""
+    memory_ids: tuple[str, ...] = ()
+
+
+def apply(facts: Iterable[HowTo], seen: str) -> Applied:
+    """Instantiate ``facts`` for the objects the instruction lines of ``seen`` name."""
+    facts = list(facts)
+    processing = {f.how for f in facts if f.processing}
+    asked_of: dict[str, set[str]] = {}  # object → the verbs its instruction lines ask for
+    for how in {f.how for f in facts}:
+        for obj in instructed_objects(how, seen):
+            asked_of.setdefault(obj, set()).add(how)
+    lines: list[str] = []
+    asked: set[str] = set()
+    unasked: set[str] = set()
+    ids: list[str] = []
+    for fact in facts:
+        for obj, hows in asked_of.items():
+            action = fact.template.replace("{}", obj)
+            if fact.how in hows:
+                if action not in asked:
+                    lines.append(f'"{fact.how} the {obj}" is done by: {action} (an earlier game said "{fact.reply}")')
+                    ids.append(fact.memory_id)
+                asked.add(action)
+            elif fact.how in processing:
+                unasked.add(action)
+                ids.append(fact.memory_id)
+    return Applied(lines=tuple(lines), asked=frozenset(asked), unasked=frozenset(unasked - asked),
+                   memory_ids=tuple(dict.fromkeys(ids)))  # fmt: skip
