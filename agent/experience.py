@@ -136,8 +136,9 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
         reply = _informative_reply(step.action, step.observation)
         how_meta: dict[str, Any] = {}
         if how := howto.how_done(step.action, step.observation):  # how the reply names what it did: a how-to
+            asked = howto.action_object(step.action) in howto.instructed_objects(how, shown)
             how_meta = {"how": how, "template": howto.template_of(step.action), "reply": _short(step.observation, 15),
-                        "processing": fatal or bool(howto.instructed_objects(how, shown))}  # fmt: skip
+                        "processing": fatal or asked}  # fmt: skip
         items.append(
             MemoryInput(
                 text=f"{step.action} → {verdict}" + (f': "{reply}"' if reply else ""), kind=MemoryKind.FACT,

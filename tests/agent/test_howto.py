@@ -106,6 +106,9 @@ def test_real_recipes_teach_which_appliance_and_cut_a_new_recipe_asks_for(tmp_pa
         assert {"dice purple potato", "cook purple potato in stove"} <= context.rewarded_actions
         assert {"cook purple potato in oven", "cook purple potato in toaster", "slice purple potato",
                 "chop purple potato"} <= context.penalised_actions  # fmt: skip
+        # taking, preparing, eating: no instruction line asked for them ("Adding the meal to your inventory."
+        # is a reply), so they are no ways of processing
+        assert not any(a.startswith(("take", "prepare", "eat")) for a in context.penalised_actions)
         assert context.facts[0].startswith('"dice the purple potato" is done by: dice purple potato')
         assert '"fry the purple potato" is done by: cook purple potato in stove' in " ".join(context.facts)
         # without how-tos (an older bench resumed as it ran), memory knows nothing about a purple potato
