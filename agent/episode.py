@@ -136,6 +136,8 @@ def run_episode(
             counters.parse_failures += 1
         elif decision.source == "matched":
             counters.action_mismatches += 1
+        elif decision.source == "memory":
+            counters.memory_actions += 1
         if loop_control and valid and _no_effect(episode.steps, decision.action, observation):
             replacement = pick_untried(shown or valid, episode.steps, context.rewarded_actions)
             if replacement is not None:

@@ -65,6 +65,8 @@ class Counters:
     """Model calls that failed (timeout, server error)."""
     recalls: int = 0
     """Retrievals after the first, made when a step brought new things into view."""
+    memory_actions: int = 0
+    """Steps taken from memory without the model (an untried action that earned points in similar tasks)."""
 
     def add(self, other: Counters) -> None:
         """Add another episode's counters to these."""
