@@ -283,9 +283,10 @@ def retrieve_context(
                 notes.append(_short(hit.record.text, 50))
             ids.append(hit.id)
     facts: list[str] = []
-    applied = howto.Applied()
+    applied, known = howto.Applied(), list[howto.HowTo]()
     if howtos and MemoryKind.FACT in kinds:  # what this game's instructions ask, done the way earlier replies said
-        applied = howto.apply(_howtos(bank, namespace), in_view)
+        known = _howtos(bank, namespace)
+        applied = howto.apply(known, in_view)
         facts.extend(applied.lines)
         ids.extend(applied.memory_ids)
     groups = (([f for f in good if f[3]], FACT_QUOTAS["earned here"], rewarded),
@@ -301,7 +302,10 @@ def retrieve_context(
                 tagged.add(action)
     if record and ids:
         bank.mark_recalled(ids)
-    # an action memory saw both earn and lose is tagged neither, unless this game's instructions decide
+    # an action memory saw both earn and lose is tagged neither, unless this game's instructions decide; one that
+    # processes an object ("cook red hot pepper in stove": fries it) is good only where the instructions ask it:
+    # the same ingredient is fried in one recipe and grilled in another
+    rewarded -= howto.processing_actions(known, rewarded)
     good_now = (rewarded - penalised - applied.unasked) | applied.asked
     bad_now = (penalised - rewarded - applied.asked) | applied.unasked
     return MemoryContext(

@@ -8,7 +8,9 @@ ingredient in the oven, whatever the recipe). So a rewarded or game-ending step 
 reply names what it did ("grill") and the action with its object left open ("cook {} in toaster").
 In a later game, an instruction line of what the episode has seen ("grill the chicken wing") instantiates
 it: "cook chicken wing in toaster" is what the instruction asks; the other ways known to process that
-object ("cook chicken wing in oven" roasts it, "dice chicken wing") are not.
+object ("cook chicken wing in oven" roasts it, "dice chicken wing") are not, even when memory does not know
+how to do what is asked. Nor does a fact about the object alone ("cook chicken wing in stove → earned
+points", under a recipe that said fry) make an action that processes it good: instructions decide.
 
 Only the verbs that earlier instructions asked for, or that ended a game, count as processing: "You take
 the milk." names "take", which no instruction line ever does, so taking is never held against anything.
@@ -58,6 +60,13 @@ def instructed_objects(how: str, seen: str) -> list[str]:
     return list(dict.fromkeys(m.group(1) for m in re.finditer(pattern, seen.lower())))
 
 
+def instructions(seen: str) -> list[tuple[str, str]]:
+    """Every instruction line of ``seen`` as (verb, object): a line that is just a verb, an article and an object
+    ("  slice the red hot pepper"), whether or not memory knows the verb."""
+    pattern = r"(?m)^[ \t\-*•\d.)]*([a-z]+) (?:the |some |a |an )([a-z][a-z' -]*?)[ \t]*[.!]?[ \t]*$"
+    return list(dict.fromkeys((m.group(1), m.group(2)) for m in re.finditer(pattern, seen.lower())))
+
+
 @dataclass(frozen=True)
 class HowTo:
     """One how-to fact: ``template`` (an action with its object open) does ``how`` to its object."""
@@ -84,11 +93,20 @@ class Applied:
     memory_ids: tuple[str, ...] = ()
 
 
+def processing_actions(facts: Iterable[HowTo], actions: Iterable[str]) -> set[str]:
+    """Those of ``actions`` that process an object in a way instructions decide (they fit the template of a
+    processing how-to: "cook red hot pepper in stove" fits "cook {} in stove", which fries)."""
+    patterns = [re.compile(re.escape(f.template).replace(r"\{\}", ".+") + "$") for f in facts if f.processing]
+    return {a for a in actions if any(p.match(a.lower()) for p in patterns)}
+
+
 def apply(facts: Iterable[HowTo], seen: str) -> Applied:
     """Instantiate ``facts`` for the objects the instruction lines of ``seen`` name."""
     facts = list(facts)
     processing = {f.how for f in facts if f.processing}
-    asked_of: dict[str, set[str]] = {}  # object → the verbs its instruction lines ask for
+    asked_of: dict[str, set[str]] = {}  # object → the verbs its instruction lines ask for, known to memory or not
+    for verb, obj in instructions(seen):
+        asked_of.setdefault(obj, set()).add(verb)
     for how in {f.how for f in facts}:
         for obj in instructed_objects(how, seen):
             asked_of.setdefault(obj, set()).add(how)

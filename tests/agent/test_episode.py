@@ -273,7 +273,8 @@ def test_examining_that_shows_nothing_stops_being_offered_in_cookingworld() -> N
         examines = [a for a in obs.valid_actions if a.startswith("examine") and a != "examine cookbook"][:3]
         fake = ScriptedChatModel().enqueue(*[reply(a) for a in [*examines, "read cookbook"]])
         context = MemoryContext(rewarded_actions=frozenset({"examine cookbook"}))
-        episode = run_episode(cooking, Actor(fake), seed=0, context=context, max_steps=4)
+        episode = run_episode(cooking, Actor(fake, ActorConfig(follow_memory=False)), seed=0, context=context,
+                              max_steps=4)  # fmt: skip
         assert [s.action for s in episode.steps] == [*examines, "read cookbook"]
         before, after = fake.prompts[2], fake.prompts[3]
         assert f"- {examines[2]}" in before and "- examine toaster" in before
@@ -282,6 +283,27 @@ def test_examining_that_shows_nothing_stops_being_offered_in_cookingworld() -> N
         fake = ScriptedChatModel().enqueue(*[reply(a) for a in [*examines, "read cookbook"]])
         run_episode(cooking, Actor(fake, ActorConfig(hide_idle_verbs=False)), seed=0, max_steps=4)
         assert "- examine toaster" in fake.prompts[3]
+
+
+def test_what_memory_says_earned_points_is_taken_without_the_model() -> None:
+    # cookingworld seed 0 (grill the chicken wing): memory knows the winning actions; the model only explores
+    with envs.make("twx-cookingworld", split="train", preset="easy") as cooking:
+        cooking.reset(seed=0)
+        known = frozenset({"take chicken wing", "cook chicken wing in toaster", "prepare meal", "eat meal"})
+        fake = ScriptedChatModel().enqueue(*[reply(a) for a in ["open fridge", "look around"]])
+        episode = run_episode(cooking, Actor(fake), seed=0, context=MemoryContext(rewarded_actions=known),
+                              max_steps=10)  # fmt: skip
+        assert [s.action for s in episode.steps] == ["open fridge", "take chicken wing", "cook chicken wing in toaster",
+                                                     "prepare meal", "eat meal"]  # fmt: skip
+        assert episode.success and episode.counters.memory_actions == 4 and len(fake.prompts) == 1
+        assert [s.source for s in episode.steps] == ["model", "memory", "memory", "memory", "memory"]
+        # off: the model chooses every action (here it looks around, as the 1.5B model ignores the tag)
+        fake = ScriptedChatModel().enqueue(*[reply(a) for a in ["open fridge", "look around"]])
+        episode = run_episode(cooking, Actor(fake, ActorConfig(follow_memory=False)), seed=0,
+                              context=MemoryContext(rewarded_actions=known), max_steps=2)  # fmt: skip
+        assert [s.action for s in episode.steps] == ["open fridge", "look around"]
+        assert episode.counters.memory_actions == 0
+        assert "- take chicken wing (worked in similar tasks)" in fake.prompts[1]
 
 
 def test_closing_what_was_opened_changes_nothing_and_closing_goes_idle() -> None:

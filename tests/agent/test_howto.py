@@ -141,3 +141,27 @@ def test_a_game_lost_in_the_wrong_appliance_still_teaches_what_that_appliance_do
                                    namespace=NS, kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
         assert "cook yellow potato in oven" in context.rewarded_actions
         assert '"roast the yellow potato" is done by: cook yellow potato in oven' in " ".join(context.facts)
+
+
+def test_how_an_ingredient_was_cooked_before_is_no_reason_to_cook_it_so_again(tmp_path: Path) -> None:
+    # seed 13 fried a red hot pepper (stove); seed 502 asks to grill one (toaster). Before the recipe is read
+    # nothing says how to cook it; after, the toaster (a fact about the same pepper had forced the stove and
+    # lost the game in a probe)
+    with envs.make("twx-cookingworld", split="train", preset="easy") as env, \
+            MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:  # fmt: skip
+        bank.insert_many(experience_inputs(gold_episode(env, 13), NS, corrected=True))
+        grill = gold_episode(env, 502, ["take cookbook", "read cookbook"])
+        assert "red hot pepper" in grill.first_observation and "grill the red hot pepper" in grill.steps[1].observation
+        start = retrieve_context(bank, task=grill.task, observation=grill.first_observation, namespace=NS,
+                                 kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
+        assert "take red hot pepper" in start.rewarded_actions  # taking is no way of processing
+        assert "cook red hot pepper in stove" not in start.rewarded_actions
+        assert any(f.startswith("cook red hot pepper in stove → earned points") for f in start.facts)  # shown
+        seen = "\n".join([grill.first_observation, *(s.observation for s in grill.steps)])
+        read = retrieve_context(bank, task=grill.task, observation=grill.steps[1].observation, seen=seen,
+                                namespace=NS, kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
+        assert "cook red hot pepper in stove" in read.penalised_actions  # fries; the recipe says grill
+        assert "cook red hot pepper in toaster" not in read.rewarded_actions  # grilling was never seen
+        old = retrieve_context(bank, task=grill.task, observation=grill.first_observation, namespace=NS,
+                               kinds=(MemoryKind.FACT,), record=False, howtos=False)  # fmt: skip
+        assert "cook red hot pepper in stove" in old.rewarded_actions  # as before how-to facts
