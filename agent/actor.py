@@ -74,8 +74,8 @@ class ActorConfig(BaseModel):
     memory exploits what it knows."""
     keep_earned: bool = True
     """Leave out actions that would undo what a step of this episode earned (:func:`undoing_actions`), unless
-    memory says they earned points: twice the 1.5B model took the recipe's ingredient (points) and put it
-    back in the fridge, and after "prepare meal" (points) put the meal in the dishwasher instead of eating it."""
+    memory says they earned points: after "prepare meal" (points) the 1.5B model put the meal in the
+    dishwasher instead of eating it."""
     pin_found: bool = True
     """Keep the steps that brought new things into view (a recipe, a fridge's contents) in the prompt after
     they leave the window of recent steps (``ActorState.found``)."""
@@ -156,14 +156,16 @@ TAKING = frozenset({"take", "pick up", "get"})
 
 
 def undoing_actions(history: Sequence[StepRecord], actions: Sequence[str]) -> set[str]:
-    """The ``actions`` that would undo what a step of ``history`` earned: letting go of an object a step that
-    earned points got hold of or made ("take chicken wing", "prepare meal" → "put meal in dishwasher"), or
-    taking back one a step earned points by placing ("put apple in fridge" → "take apple from fridge")."""
+    """The ``actions`` that would undo what a step of ``history`` earned: letting go of an object a step earned
+    points making or processing ("prepare meal" → "put meal in dishwasher", "cook carrot in oven" → "drop
+    carrot"), or taking back one a step earned points placing ("put apple in fridge" → "take apple from
+    fridge"). Taking is no such step: twc pays for taking the shirt and then for putting it in the wardrobe."""
     held: set[str] = set()
     placed: set[str] = set()
     for step in history:
-        if step.reward > 0 and not step.invalid:
-            (placed if verb_of(step.action) in PLACING else held).add(action_object(step.action))
+        verb = verb_of(step.action)
+        if step.reward > 0 and not step.invalid and verb not in TAKING:
+            (placed if verb in PLACING else held).add(action_object(step.action))
     return {a for a in actions if (verb_of(a) in PLACING and action_object(a) in held)
             or (verb_of(a) in TAKING and action_object(a) in placed)}  # fmt: skip
 

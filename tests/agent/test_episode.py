@@ -197,12 +197,14 @@ def test_what_a_step_earned_is_not_undone() -> None:
 
     offered = ["put meal in dishwasher", "drop meal", "eat meal", "put knife in counter", "take apple from fridge",
                "take apple", "put cookbook in fridge"]  # fmt: skip
-    # cookingworld: the ingredient taken and the meal prepared (points) are kept; the knife (no points) is not
-    held = steps(("take knife", 0), ("take chicken wing", 1), ("put chicken wing in fridge", 0), ("prepare meal", 1))
+    # cookingworld: the meal prepared and the wing grilled (points) are kept; the knife (no points) is not
+    held = steps(("take knife", 0), ("take chicken wing", 1), ("cook chicken wing in toaster", 1), ("prepare meal", 1))
     assert undoing_actions(held, offered) == {"put meal in dishwasher", "drop meal"}
     assert undoing_actions(held, ["put chicken wing in fridge"]) == {"put chicken wing in fridge"}
+    # taking is no such step: twc pays for taking the shirt, then for putting it where it belongs
+    assert undoing_actions(steps(("take shirt", 1)), ["put shirt in wardrobe", "drop shirt"]) == set()
     # twc: an object put where it belongs (points) is not taken back; one put wrongly (lost points) may be
-    placed = steps(("take apple", 0), ("put apple in fridge", 1), ("put tissue in sink", -1))
+    placed = steps(("take apple", 1), ("put apple in fridge", 1), ("put tissue in sink", -1))
     assert undoing_actions(placed, offered + ["take tissue from sink"]) == {"take apple from fridge", "take apple"}
     assert undoing_actions(steps(("take apple", 0), ("look around", 0)), offered) == set()
 
