@@ -81,6 +81,27 @@ def _cycling(history: list[StepRecord]) -> bool:
     )
 
 
+def replay_actions(env: Env, seed: int, actions: Sequence[str] | None = None, *, episode_id: str = "") -> Episode:
+    """Play ``actions`` (default: the game's gold path) in ``env`` at ``seed`` as given, without a model, until
+    the game ends: a STaR correction, or a script."""
+    obs = env.reset(seed=seed)
+    episode = Episode(
+        env_id=str(obs.info.get("env_id", getattr(env, "env_id", ""))), split=str(obs.info.get("split", "")),
+        seed=seed, task_type=str(obs.info.get("task_type", "")), task=obs.task, first_observation=obs.text,
+        trial=0, episode_id=episode_id,
+    )  # fmt: skip
+    for action in env.gold_actions() or [] if actions is None else actions:
+        result = env.step(action)
+        episode.steps.append(StepRecord(action=action, observation=result.observation, reward=result.reward,
+                                        score=result.score, invalid=bool(result.info.get("invalid_action")),
+                                        source="gold" if actions is None else "script"))  # fmt: skip
+        episode.score, episode.success = result.score, result.success
+        if result.done:
+            episode.stop_reason = "terminated" if result.terminated else "truncated"
+            break
+    return episode
+
+
 def run_episode(
     env: Env,
     actor: Actor,

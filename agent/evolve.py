@@ -31,7 +31,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from agent.actor import Actor
-from agent.episode import Recall, run_episode
+from agent.episode import Recall, replay_actions, run_episode
 from agent.errors import ModelOutputError
 from agent.experience import (
     ABLATIONS,
@@ -43,7 +43,7 @@ from agent.experience import (
     write_reflection,
 )
 from agent.prompting import MemoryContext
-from agent.trajectory import Episode, StepRecord
+from agent.trajectory import Episode
 from envs.base import Env
 from memory import MemoryBank, MemoryInput, MemoryKind
 from memory.reflect import reflect
@@ -297,25 +297,12 @@ class Evolver:
         return kept, corrected, notes
 
     def _replay_gold(self, failed: Episode) -> Episode | None:
-        obs = self.env.reset(seed=failed.seed)
-        gold = self.env.gold_actions()
-        if not gold:
+        replay = replay_actions(self.env, failed.seed, episode_id=f"gold-{failed.env_id}-{failed.seed}")
+        if not replay.steps:
             return None
-        replay = Episode(env_id=failed.env_id, split=failed.split, seed=failed.seed, task_type=failed.task_type,
-                         task=obs.task, first_observation=obs.text, trial=0,
-                         episode_id=f"gold-{failed.env_id}-{failed.seed}")  # fmt: skip
-        for action in gold:
-            result = self.env.step(action)
-            replay.steps.append(StepRecord(action=action, observation=result.observation, reward=result.reward,
-                                           score=result.score, invalid=bool(result.info.get("invalid_action")),
-                                           source="gold"))  # fmt: skip
-            replay.score, replay.success = result.score, result.success
-            if result.done:
-                break
         if not replay.success:  # e.g. a gold path longer than the step limit: no correction to learn from
-            log.warning("refinement: the gold path of seed %d did not solve it (%d of %d actions played, "
-                        "score %.2f); no corrected trajectory", failed.seed, replay.n_steps, len(gold),
-                        replay.score)  # fmt: skip
+            log.warning("refinement: the gold path of seed %d did not solve it (%d actions played, score %.2f); "
+                        "no corrected trajectory", failed.seed, replay.n_steps, replay.score)  # fmt: skip
         return replay if replay.success else None
 
     # -- update ----------------------------------------------------------------------------------------

@@ -283,12 +283,17 @@ def retrieve_context(
                 notes.append(_short(hit.record.text, 50))
             ids.append(hit.id)
     facts: list[str] = []
-    applied, known = howto.Applied(), list[howto.HowTo]()
+    applied = howto.Applied()
     if howtos and MemoryKind.FACT in kinds:  # what this game's instructions ask, done the way earlier replies said
         known = _howtos(bank, namespace)
         applied = howto.apply(known, in_view)
         facts.extend(applied.lines)
         ids.extend(applied.memory_ids)
+        # instructions decide how an object is processed: a fact about processing this ingredient under another
+        # recipe ("cook red hot pepper in stove → earned points", it fried it) is neither shown nor tagged (shown
+        # before the recipe was read, the 1.5B model cooked the pepper that way and lost a grill recipe)
+        processing = howto.processing_actions(known, {row[2] for row in good + bad})
+        good, bad = [r for r in good if r[2] not in processing], [r for r in bad if r[2] not in processing]
     groups = (([f for f in good if f[3]], FACT_QUOTAS["earned here"], rewarded),
               ([f for f in bad if f[3]], FACT_QUOTAS["lost here"], penalised),
               # facts about other objects only when memory knows nothing about these (analogies help then)
@@ -302,10 +307,7 @@ def retrieve_context(
                 tagged.add(action)
     if record and ids:
         bank.mark_recalled(ids)
-    # an action memory saw both earn and lose is tagged neither, unless this game's instructions decide; one that
-    # processes an object ("cook red hot pepper in stove": fries it) is good only where the instructions ask it:
-    # the same ingredient is fried in one recipe and grilled in another
-    rewarded -= howto.processing_actions(known, rewarded)
+    # an action memory saw both earn and lose is tagged neither, unless this game's instructions decide
     good_now = (rewarded - penalised - applied.unasked) | applied.asked
     bad_now = (penalised - rewarded - applied.asked) | applied.unasked
     return MemoryContext(

@@ -17,27 +17,9 @@ import sys
 from pathlib import Path
 
 import envs
+from agent.episode import replay_actions
 from agent.experience import experience_inputs, namespace_for
-from agent.trajectory import Episode, StepRecord
 from memory import MemoryBank, MemoryConfig
-
-
-def gold_episode(env: envs.Env, env_id: str, seed: int) -> Episode:
-    """The gold path of training game ``seed``, played in ``env``, as the loop records a corrected episode."""
-    obs = env.reset(seed=seed)
-    episode = Episode(env_id=env_id, split="train", seed=seed, task_type=str(obs.info.get("task_type", "")),
-                      task=obs.task, first_observation=obs.text, trial=0,
-                      episode_id=f"gold-{env_id}-{seed}")  # fmt: skip
-    for action in env.gold_actions() or []:
-        result = env.step(action)
-        episode.steps.append(StepRecord(action=action, observation=result.observation, reward=result.reward,
-                                        score=result.score, invalid=bool(result.info.get("invalid_action")),
-                                        source="gold"))  # fmt: skip
-        episode.score, episode.success = result.score, result.success
-        if result.done:
-            episode.stop_reason = "terminated"
-            break
-    return episode
 
 
 def seed_range(text: str) -> range:
@@ -64,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     with envs.make(args.env_id, split="train", preset=args.preset) as env, \
             MemoryBank(MemoryConfig(path=args.out)) as bank:  # fmt: skip
         for seed in args.seeds:
-            episode = gold_episode(env, args.env_id, seed)
+            episode = replay_actions(env, seed, episode_id=f"gold-{args.env_id}-{seed}")
             if not episode.success:  # a gold path longer than the environment's step limit: nothing to learn
                 unsolved += 1
                 continue
