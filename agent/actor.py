@@ -22,7 +22,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from agent.errors import ModelOutputError
-from agent.howto import action_object
+from agent.howto import action_object, fits
 from agent.llm.structured import complete_json
 from agent.prompting import MemoryContext, load_prompts, memory_block, pack
 from agent.trajectory import NON_INFORMATIVE, StepRecord
@@ -231,8 +231,10 @@ class Actor:
         """The actions offered to the model: the shortlist, without penalised, spent, undoing and idle-verb ones
         (see ``hide_penalised``, ``hide_spent``, ``keep_earned`` and ``hide_idle_verbs``)."""
         shown = list(state.shown_actions or state.valid_actions)[: self.config.max_actions_shown]
-        if self.config.hide_penalised:
-            shown = [a for a in shown if a not in state.context.penalised_actions] or shown
+        if self.config.hide_penalised:  # and what waits for instructions (agent.howto)
+            context = state.context
+            shown = [a for a in shown if a not in context.penalised_actions and (
+                a in context.rewarded_actions or not fits(a, context.waiting_templates))] or shown  # fmt: skip
         hidden = spent_actions(state.history) if self.config.hide_spent else set()
         if self.config.keep_earned:
             hidden |= undoing_actions(state.history, shown) - state.context.rewarded_actions

@@ -61,7 +61,7 @@ def _no_effect(history: list[StepRecord], action: str, observation: str) -> bool
 
 def _shown(context: MemoryContext) -> tuple[object, ...]:
     return (context.facts, context.rules, context.examples, context.reflections, context.similar_notes,
-            context.rewarded_actions, context.penalised_actions)  # fmt: skip
+            context.rewarded_actions, context.penalised_actions, context.waiting_templates)  # fmt: skip
 
 
 def idle_verbs(steps: Sequence[StepRecord], effects: Sequence[bool]) -> frozenset[str]:

@@ -138,7 +138,7 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
         if how := howto.how_done(step.action, step.observation):  # how the reply names what it did: a how-to
             asked = howto.action_object(step.action) in howto.instructed_objects(how, shown)
             how_meta = {"how": how, "template": howto.template_of(step.action), "reply": _short(step.observation, 15),
-                        "processing": fatal or asked}  # fmt: skip
+                        "processing": fatal or asked, "instructed": asked}  # fmt: skip
         items.append(
             MemoryInput(
                 text=f"{step.action} → {verdict}" + (f': "{reply}"' if reply else ""), kind=MemoryKind.FACT,
@@ -314,6 +314,7 @@ def retrieve_context(
         facts=tuple(facts), rules=tuple(rules), examples=tuple(examples), reflections=tuple(same_task_reflections),
         similar_notes=tuple(notes), rewarded_actions=frozenset(good_now - set(avoid)),
         penalised_actions=frozenset(bad_now | set(avoid)), memory_ids=tuple(dict.fromkeys(ids)),
+        waiting_templates=applied.instructed_templates,
     )  # fmt: skip
 
 
@@ -321,11 +322,14 @@ def _howtos(bank: MemoryBank, namespace: str) -> list[howto.HowTo]:
     """The active how-to facts of ``namespace``, one per way of doing something (the newest reply kept)."""
     first: dict[tuple[str, str], tuple[str, str]] = {}
     processing: set[str] = set()
+    instructed: set[str] = set()
     for record in bank.memories(kinds=[MemoryKind.FACT], namespace=namespace):
         how, template = str(record.meta.get("how") or ""), str(record.meta.get("template") or "")
         if how and "{}" in template:
             first.setdefault((how, template), (record.id, str(record.meta.get("reply", ""))))
             if record.meta.get("processing"):
                 processing.add(how)
-    return [howto.HowTo(mid, how, template, reply, how in processing)
+            if record.meta.get("instructed"):
+                instructed.add(how)
+    return [howto.HowTo(mid, how, template, reply, how in processing, how in instructed)
             for (how, template), (mid, reply) in first.items()]

@@ -12,7 +12,9 @@ object ("cook chicken wing in oven" roasts it, "dice chicken wing") are not, eve
 how to do what is asked. Nor does a fact about the object alone ("cook chicken wing in stove → earned
 points", under a recipe that said fry) make an action that processes it good: instructions decide.
 
-Only the verbs that earlier instructions asked for, or that ended a game, count as processing: "You take
+Until an instruction names an object, the ways of processing earlier instructions asked for wait (the 1.5B
+model fried, roasted or grilled the ingredient before reading the recipe and lost). Only the verbs that
+earlier instructions asked for, or that ended a game, count as processing: "You take
 the milk." names "take", which no instruction line ever does, so taking is never held against anything.
 Games without instruction lines (twc, whose replies echo the action) are not affected.
 """
@@ -78,6 +80,8 @@ class HowTo:
     """The reply it was learned from ("You grill the pork chop with the toaster.")."""
     processing: bool
     """Its verb was asked for by an instruction line, or the step ended the game: a way of processing."""
+    instructed: bool = False
+    """Its verb was asked for by an instruction line (not only seen ending a game)."""
 
 
 @dataclass(frozen=True)
@@ -91,13 +95,23 @@ class Applied:
     unasked: frozenset[str] = frozenset()
     """Other known ways of processing an instructed object: not what the instructions ask."""
     memory_ids: tuple[str, ...] = ()
+    instructed_templates: tuple[str, ...] = ()
+    """Templates of the ways of processing earlier instructions asked for ("cook {} in stove", "slice {}"): an
+    action fitting one that is not ``asked`` waits for an instruction naming its object."""
+
+
+def fits(action: str, templates: Iterable[str]) -> bool:
+    """True when ``action`` is one of ``templates`` with its object filled in ("cook red hot pepper in stove"
+    fits "cook {} in stove")."""
+    low = " ".join(action.lower().split())
+    return any(re.fullmatch(re.escape(t).replace(r"\{\}", ".+"), low) for t in templates)
 
 
 def processing_actions(facts: Iterable[HowTo], actions: Iterable[str]) -> set[str]:
     """Those of ``actions`` that process an object in a way instructions decide (they fit the template of a
     processing how-to: "cook red hot pepper in stove" fits "cook {} in stove", which fries)."""
-    patterns = [re.compile(re.escape(f.template).replace(r"\{\}", ".+") + "$") for f in facts if f.processing]
-    return {a for a in actions if any(p.match(a.lower()) for p in patterns)}
+    templates = [f.template for f in facts if f.processing]
+    return {a for a in actions if fits(a, templates)}
 
 
 def apply(facts: Iterable[HowTo], seen: str) -> Applied:
@@ -126,4 +140,5 @@ def apply(facts: Iterable[HowTo], seen: str) -> Applied:
                 unasked.add(action)
                 ids.append(fact.memory_id)
     return Applied(lines=tuple(lines), asked=frozenset(asked), unasked=frozenset(unasked - asked),
-                   memory_ids=tuple(dict.fromkeys(ids)))  # fmt: skip
+                   memory_ids=tuple(dict.fromkeys(ids)),
+                   instructed_templates=tuple(dict.fromkeys(f.template for f in facts if f.instructed)))  # fmt: skip

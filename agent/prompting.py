@@ -64,6 +64,9 @@ class MemoryContext:
     """Actions that earned reward in similar tasks; listed first and tagged when they are valid now."""
     penalised_actions: frozenset[str] = frozenset()
     """Actions that lost points in similar tasks; listed last and tagged."""
+    waiting_templates: tuple[str, ...] = ()
+    """Ways of processing an object that instructions decide ("cook {} in stove"): an action fitting one that is
+    not among ``rewarded_actions`` waits for an instruction naming its object (:mod:`agent.howto`)."""
     memory_ids: tuple[str, ...] = ()
     """Ids of every memory above (for the feedback hook)."""
     meta: dict[str, Any] = field(default_factory=dict)

@@ -150,3 +150,35 @@ def test_how_an_ingredient_was_cooked_before_is_no_reason_to_cook_it_so_again(tm
         old = retrieve_context(bank, task=grill.task, observation=grill.first_observation, namespace=NS,
                                kinds=(MemoryKind.FACT,), record=False, howtos=False)  # fmt: skip
         assert "cook red hot pepper in stove" in old.rewarded_actions  # as before how-to facts
+
+
+def test_processing_waits_for_the_instruction_that_names_the_object(tmp_path: Path) -> None:
+    # memory knows the three appliances (seeds 13, 14, 18); seed 502 asks to slice and grill a red hot pepper.
+    # Holding the pepper before reading the recipe, no cooking is offered (in a probe the 1.5B model cooked it
+    # in the oven at once and lost); after reading it, the toaster is
+    with envs.make("twx-cookingworld", split="train", preset="easy") as env, \
+            MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:  # fmt: skip
+        for seed in (13, 14, 18):
+            bank.insert_many(experience_inputs(replay_actions(env, seed), NS, corrected=True))
+        played = replay_actions(env, 502, ["take red hot pepper"])
+        assert played.steps[0].reward > 0
+        context = retrieve_context(bank, task=played.task, observation=played.first_observation, namespace=NS,
+                                   kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
+        assert set(context.waiting_templates) >= {"cook {} in toaster", "cook {} in stove", "cook {} in oven"}
+        state = ActorState(task=played.task, first_observation=played.first_observation,
+                           observation=played.steps[0].observation, valid_actions=env.step("look around").valid_actions,
+                           history=played.steps, context=context)  # fmt: skip
+        offered = Actor(ScriptedChatModel()).options(state)
+        assert "cook red hot pepper in oven" in state.valid_actions and not any(a.startswith("cook") for a in offered)
+        result = env.step("read cookbook")
+        seen = "\n".join([played.first_observation, played.steps[0].observation, result.observation])
+        read = retrieve_context(bank, task=played.task, observation=result.observation, seen=seen, namespace=NS,
+                                kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
+        offered = Actor(ScriptedChatModel()).options(
+            ActorState(task=played.task, first_observation=played.first_observation, observation=result.observation,
+                       valid_actions=result.valid_actions, history=played.steps, context=read))  # fmt: skip
+        assert [a for a in offered if a.startswith("cook")] == ["cook red hot pepper in toaster"]
+        # without memory everything stays offered
+        bare = ActorState(task=played.task, first_observation=played.first_observation,
+                          observation=result.observation, valid_actions=result.valid_actions)  # fmt: skip
+        assert "cook red hot pepper in oven" in Actor(ScriptedChatModel()).options(bare)
