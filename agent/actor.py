@@ -69,9 +69,9 @@ class ActorConfig(BaseModel):
     follow_memory: bool = True
     """Take an untried action memory says earned points in similar tasks (tagged "worked in similar tasks") as
     soon as it is offered, without asking the model (``Decision.source == "memory"``): at the top of its list
-    and tagged, "eat meal" was left untaken by the 1.5B model for 20 steps after "prepare meal" (cookingworld,
-    10 of 10 episodes of a probe lost with the meal prepared or the wrong appliance). The model explores;
-    memory exploits what it knows."""
+    and tagged, "eat meal" was left untaken by the 1.5B model for 20 steps after "prepare meal" (in a cookingworld
+    probe 4 of 10 episodes without memory also ended with the meal prepared and not eaten). The model
+    explores; memory exploits what it knows."""
     keep_earned: bool = True
     """Leave out actions that would undo what a step of this episode earned (:func:`undoing_actions`), unless
     memory says they earned points: after "prepare meal" (points) the 1.5B model put the meal in the
