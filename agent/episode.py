@@ -90,11 +90,12 @@ def replay_actions(env: Env, seed: int, actions: Sequence[str] | None = None, *,
         seed=seed, task_type=str(obs.info.get("task_type", "")), task=obs.task, first_observation=obs.text,
         trial=0, episode_id=episode_id,
     )  # fmt: skip
-    for action in env.gold_actions() or [] if actions is None else actions:
+    gold = actions is None
+    for action in (env.gold_actions() or []) if gold else actions or []:
         result = env.step(action)
         episode.steps.append(StepRecord(action=action, observation=result.observation, reward=result.reward,
                                         score=result.score, invalid=bool(result.info.get("invalid_action")),
-                                        source="gold" if actions is None else "script"))  # fmt: skip
+                                        source="gold" if gold else "script"))  # fmt: skip
         episode.score, episode.success = result.score, result.success
         if result.done:
             episode.stop_reason = "terminated" if result.terminated else "truncated"

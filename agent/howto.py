@@ -27,7 +27,14 @@ from dataclasses import dataclass
 
 from envs.shortlist import verb_of
 
-_ARTICLE = r"(?:the |some |a |an )?"
+_ARTICLES = r"(?:the |some |a |an )"
+_ARTICLE = _ARTICLES + "?"
+
+
+def _instruction_line(verb: str, article: str) -> str:
+    """The regex of an instruction line: a list marker at most, ``verb``, ``article``, then the object (the last
+    group) and nothing else but a full stop."""
+    return rf"(?m)^[ \t\-*•\d.)]*{verb} {article}([a-z][a-z' -]*?)[ \t]*[.!]?[ \t]*$"
 
 
 def action_object(action: str) -> str:
@@ -58,14 +65,14 @@ def template_of(action: str) -> str:
 def instructed_objects(how: str, seen: str) -> list[str]:
     """Objects a line of ``seen`` instructs to ``how`` ("  grill the chicken wing" → "chicken wing"): a line
     that is just the verb and its object, as a recipe's directions are (a reply "You grill the …" is not)."""
-    pattern = rf"(?m)^[ \t\-*•\d.)]*{re.escape(how)} {_ARTICLE}([a-z][a-z' -]*?)[ \t]*[.!]?[ \t]*$"
+    pattern = _instruction_line(re.escape(how), _ARTICLE)
     return list(dict.fromkeys(m.group(1) for m in re.finditer(pattern, seen.lower())))
 
 
 def instructions(seen: str) -> list[tuple[str, str]]:
     """Every instruction line of ``seen`` as (verb, object): a line that is just a verb, an article and an object
     ("  slice the red hot pepper"), whether or not memory knows the verb."""
-    pattern = r"(?m)^[ \t\-*•\d.)]*([a-z]+) (?:the |some |a |an )([a-z][a-z' -]*?)[ \t]*[.!]?[ \t]*$"
+    pattern = _instruction_line("([a-z]+)", _ARTICLES)
     return list(dict.fromkeys((m.group(1), m.group(2)) for m in re.finditer(pattern, seen.lower())))
 
 
