@@ -26,7 +26,7 @@ from agent.howto import action_object, fits
 from agent.llm.structured import complete_json
 from agent.prompting import MemoryContext, load_prompts, memory_block, pack
 from agent.trajectory import NON_INFORMATIVE, StepRecord
-from envs.shortlist import verb_of
+from envs.shortlist import PLACING, TAKING, verb_of
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,10 @@ class ActorConfig(BaseModel):
     probe 4 of 10 episodes without memory also ended with the meal prepared and not eaten). The model
     explores; memory exploits what it knows."""
     keep_earned: bool = True
-    """Leave out actions that would undo what a step of this episode earned (:func:`undoing_actions`), unless
-    memory says they earned points: after "prepare meal" (points) the 1.5B model put the meal in the
-    dishwasher instead of eating it."""
+    """Leave out actions that would undo what a step of this episode earned (:func:`undoing_actions`), or let go
+    of what earlier wins held to the end (``MemoryContext.kept_objects``), unless memory says they earned
+    points: after "prepare meal" (points) the 1.5B model put the meal in the dishwasher instead of eating it;
+    it took the knife and put it down again, and slicing was no longer offered."""
     pin_found: bool = True
     """Keep the steps that brought new things into view (a recipe, a fridge's contents) in the prompt after
     they leave the window of recent steps (``ActorState.found``)."""
@@ -147,12 +148,6 @@ def spent_actions(history: Sequence[StepRecord]) -> set[str]:
             continue
         spent.add(action)
     return spent
-
-
-PLACING = frozenset({"put", "put down", "drop", "place", "insert"})
-"""Verb phrases (:func:`envs.shortlist.verb_of`) that let go of an object."""
-TAKING = frozenset({"take", "pick up", "get"})
-"""Verb phrases that take an object back."""
 
 
 def undoing_actions(history: Sequence[StepRecord], actions: Sequence[str]) -> set[str]:
@@ -237,7 +232,9 @@ class Actor:
                 a in context.rewarded_actions or not fits(a, context.waiting_templates))] or shown  # fmt: skip
         hidden = spent_actions(state.history) if self.config.hide_spent else set()
         if self.config.keep_earned:
-            hidden |= undoing_actions(state.history, shown) - state.context.rewarded_actions
+            kept = state.context.kept_objects  # what earlier wins held to the end (the knife slicing needs)
+            letting_go = {a for a in shown if verb_of(a) in PLACING and action_object(a) in kept}
+            hidden |= (undoing_actions(state.history, shown) | letting_go) - state.context.rewarded_actions
         if self.config.hide_idle_verbs and state.idle_verbs:
             hidden |= {a for a in shown if verb_of(a) in state.idle_verbs and a not in state.context.rewarded_actions}
         fresh = [a for a in shown if a not in hidden]

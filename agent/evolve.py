@@ -100,6 +100,9 @@ class EvolutionConfig(BaseModel):
     howtos: bool = True
     """Apply how-to facts (:mod:`agent.howto`): an instruction line a game shows ("grill the pork chop") tags the
     action earlier replies said does it, and the other known ways of processing that object, as memory's."""
+    kept: bool = True
+    """Write and apply kept facts (:meth:`Episode.kept_steps`): what solved episodes took and held to the end (the
+    knife that slicing needs) is taken when in view and not let go of (``ActorConfig.keep_earned``)."""
     train_kinds: str = "full"
     """Which memory kinds the agent retrieves while training (an ablation name)."""
 
@@ -235,7 +238,8 @@ class Evolver:
             reflections = ([f"Earlier attempts: {'; '.join(lost.values())}"] if lost else []) + notes
             retrieve = functools.partial(retrieve_context, self.bank, task=obs.task, namespace=self.namespace,
                                          kinds=kinds, record=True, same_task_reflections=tuple(reflections),
-                                         budget=c.memory_budget, avoid=tuple(lost), howtos=c.howtos)  # fmt: skip
+                                         budget=c.memory_budget, avoid=tuple(lost), howtos=c.howtos,
+                                         kept=c.kept)  # fmt: skip
             context = retrieve(observation=obs.text)
             samples = []
             for sample in range(c.samples):
@@ -316,12 +320,12 @@ class Evolver:
         """
         items: list[MemoryInput] = []
         for episode in trials:
-            inputs = experience_inputs(episode, self.namespace)
+            inputs = experience_inputs(episode, self.namespace, kept=self.config.kept)
             if kept is not None and episode.success and not any(episode is k for k in kept):
                 inputs = [i for i in inputs if i.kind is not MemoryKind.EXPERIENCE]
             items.extend(inputs)
         if corrected is not None:
-            items.extend(experience_inputs(corrected, self.namespace, corrected=True))
+            items.extend(experience_inputs(corrected, self.namespace, corrected=True, kept=self.config.kept))
         source = trials[-1]
         for note in notes:
             items.append(MemoryInput(text=note, kind=MemoryKind.REFLECTION, namespace=self.namespace,
@@ -379,7 +383,7 @@ class Evolver:
             obs = env.reset(seed=seed)
             retrieve = functools.partial(retrieve_context, self.bank, task=obs.task, namespace=self.namespace,
                                          kinds=kinds, record=False, budget=self.config.memory_budget,
-                                         howtos=self.config.howtos)  # fmt: skip
+                                         howtos=self.config.howtos, kept=self.config.kept)  # fmt: skip
             episode = run_episode(env, self.actor, seed=seed, context=retrieve(observation=obs.text),
                                   max_steps=self.config.max_steps, recall=_recall(retrieve, kinds),
                                   recalls=self.config.recalls)  # fmt: skip

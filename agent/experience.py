@@ -20,6 +20,7 @@ things into view (see :func:`agent.episode.run_episode`); it is restricted to th
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -31,7 +32,7 @@ from agent.errors import UsageError
 from agent.llm.structured import complete_json
 from agent.prompting import MemoryContext, load_prompts
 from agent.trajectory import Episode, content_words
-from memory import MemoryBank, MemoryInput, MemoryKind
+from memory import MemoryBank, MemoryInput, MemoryKind, MemoryRecord
 from memory.reflect import JsonLLM
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,10 @@ def trial_losses(episode: Episode) -> dict[str, str]:
     return lost
 
 
-def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = False) -> list[MemoryInput]:
-    """The memories one episode yields: its cleaned trajectory and its rewarded/penalised actions."""
+def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = False, kept: bool = True
+                      ) -> list[MemoryInput]:  # fmt: skip
+    """The memories one episode yields: its cleaned trajectory, its rewarded/penalised actions, the steps that
+    enabled rewarded ones and (``kept``) the objects a solved episode took and held until it was won."""
     # a solved episode is remembered without its detours (the rewarded steps and what enabled them)
     actions = episode.essential_actions() if episode.success and not corrected else episode.informative_actions()
     outcome = "solved" if episode.success else f"failed (score {episode.score:.2f})"
@@ -159,6 +162,19 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
                 namespace=namespace, importance=0.7, context=_short(episode.steps[index].observation, 30),
                 source_ids=source, episode_id=episode.episode_id,
                 meta={"action": action, "reward": 0.0, "enabled": target, "task_type": episode.task_type},
+            )  # fmt: skip
+        )
+    for index, obj in sorted(episode.kept_steps().items()) if kept else ():
+        action = episode.steps[index].action
+        if action in seen:
+            continue
+        seen.add(action)
+        items.append(
+            MemoryInput(
+                text=f"{action} → kept until the game was won", kind=MemoryKind.FACT, namespace=namespace,
+                importance=0.6, context=_short(episode.steps[index].observation, 30), source_ids=source,
+                episode_id=episode.episode_id,
+                meta={"action": action, "reward": 0.0, "kept": obj, "task_type": episode.task_type},
             )  # fmt: skip
         )
     return items
@@ -227,6 +243,7 @@ def retrieve_context(
     seen: str | None = None,
     avoid: Iterable[str] = (),
     howtos: bool = True,
+    kept: bool = True,
 ) -> MemoryContext:
     """Memories for one episode, restricted to ``kinds`` (an ablation), grouped for the prompt.
 
@@ -242,6 +259,8 @@ def retrieve_context(
     ``howtos``: with facts, apply the how-to facts (:mod:`agent.howto`) to the instruction lines of ``seen``:
     what they ask is tagged rewarded and the other known ways of processing those objects penalised, over
     what facts about the objects say.
+    ``kept``: with facts, the objects in view that earlier wins took and held to the end (the knife that slicing
+    needs) become ``MemoryContext.kept_objects`` and their takes rewarded (:meth:`Episode.kept_steps`).
     """
     query = f"{task}\n{observation}"
     in_view = observation if seen is None else seen
@@ -284,8 +303,10 @@ def retrieve_context(
             ids.append(hit.id)
     facts: list[str] = []
     applied = howto.Applied()
-    if howtos and MemoryKind.FACT in kinds:  # what this game's instructions ask, done the way earlier replies said
-        known = _howtos(bank, namespace)
+    standing = bank.memories(kinds=[MemoryKind.FACT], namespace=namespace) if (
+        (howtos or kept) and MemoryKind.FACT in kinds) else []  # fmt: skip
+    if howtos and standing:  # what this game's instructions ask, done the way earlier replies said
+        known = _howtos(standing)
         applied = howto.apply(known, in_view)
         facts.extend(applied.lines)
         ids.extend(applied.memory_ids)
@@ -294,6 +315,12 @@ def retrieve_context(
         # before the recipe was read, the 1.5B model cooked the pepper that way and lost a grill recipe)
         processing = howto.processing_actions(known, {row[2] for row in good + bad})
         good, bad = [r for r in good if r[2] not in processing], [r for r in bad if r[2] not in processing]
+    held: dict[str, str] = {}  # an object in view that earlier wins held to the end → its take
+    for mid, action, obj in _kept(standing) if kept else ():
+        if re.search(rf"\b{re.escape(obj)}\b", in_view.lower()) and obj not in held:
+            held[obj] = action
+            facts.append(f"{action} → kept until the game was won")
+            ids.append(mid)
     groups = (([f for f in good if f[3]], FACT_QUOTAS["earned here"], rewarded),
               ([f for f in bad if f[3]], FACT_QUOTAS["lost here"], penalised),
               # facts about other objects only when memory knows nothing about these (analogies help then)
@@ -308,22 +335,27 @@ def retrieve_context(
     if record and ids:
         bank.mark_recalled(ids)
     # an action memory saw both earn and lose is tagged neither, unless this game's instructions decide
-    good_now = (rewarded - penalised - applied.unasked) | applied.asked
+    good_now = (rewarded - penalised - applied.unasked) | applied.asked | (set(held.values()) - penalised)
     bad_now = (penalised - rewarded - applied.asked) | applied.unasked
     return MemoryContext(
         facts=tuple(facts), rules=tuple(rules), examples=tuple(examples), reflections=tuple(same_task_reflections),
         similar_notes=tuple(notes), rewarded_actions=frozenset(good_now - set(avoid)),
         penalised_actions=frozenset(bad_now | set(avoid)), memory_ids=tuple(dict.fromkeys(ids)),
-        waiting_templates=applied.instructed_templates,
+        waiting_templates=applied.instructed_templates, kept_objects=frozenset(held),
     )  # fmt: skip
 
 
-def _howtos(bank: MemoryBank, namespace: str) -> list[howto.HowTo]:
-    """The active how-to facts of ``namespace``, one per way of doing something (the newest reply kept)."""
+def _kept(records: Iterable[MemoryRecord]) -> list[tuple[str, str, str]]:
+    """(id, take action, object) of the kept facts among ``records`` (:meth:`Episode.kept_steps`)."""
+    return [(r.id, str(r.meta.get("action", "")), str(r.meta["kept"])) for r in records if r.meta.get("kept")]
+
+
+def _howtos(records: Iterable[MemoryRecord]) -> list[howto.HowTo]:
+    """The how-to facts among ``records``, one per way of doing something (the newest reply kept)."""
     first: dict[tuple[str, str], tuple[str, str]] = {}
     processing: set[str] = set()
     instructed: set[str] = set()
-    for record in bank.memories(kinds=[MemoryKind.FACT], namespace=namespace):
+    for record in records:
         how, template = str(record.meta.get("how") or ""), str(record.meta.get("template") or "")
         if how and "{}" in template:
             first.setdefault((how, template), (record.id, str(record.meta.get("reply", ""))))

@@ -67,6 +67,9 @@ class MemoryContext:
     waiting_templates: tuple[str, ...] = ()
     """Ways of processing an object that instructions decide ("cook {} in stove"): an action fitting one that is
     not among ``rewarded_actions`` waits for an instruction naming its object (:mod:`agent.howto`)."""
+    kept_objects: frozenset[str] = frozenset()
+    """Objects in view that earlier wins took and held to the end ("knife"): not let go of
+    (``ActorConfig.keep_earned``)."""
     memory_ids: tuple[str, ...] = ()
     """Ids of every memory above (for the feedback hook)."""
     meta: dict[str, Any] = field(default_factory=dict)

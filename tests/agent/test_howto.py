@@ -182,3 +182,32 @@ def test_processing_waits_for_the_instruction_that_names_the_object(tmp_path: Pa
         bare = ActorState(task=played.task, first_observation=played.first_observation,
                           observation=result.observation, valid_actions=result.valid_actions)  # fmt: skip
         assert "cook red hot pepper in oven" in Actor(ScriptedChatModel()).options(bare)
+
+
+def test_a_real_win_keeps_the_knife_and_a_new_game_does_not_let_go_of_it(tmp_path: Path) -> None:
+    # seed 500's gold path takes the knife (no points, no action names it) and slices the banana with it
+    with envs.make("twx-cookingworld", split="train", preset="easy") as env, \
+            MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:  # fmt: skip
+        bank.insert_many(experience_inputs(replay_actions(env, 500), NS, corrected=True))
+        played = replay_actions(env, 503, ["open cutlery drawer", "take knife"])
+        seen = "\n".join([played.first_observation, *(s.observation for s in played.steps)])
+        context = retrieve_context(bank, task=played.task, observation=played.steps[0].observation, seen=seen,
+                                   namespace=NS, kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
+        assert "knife" in context.kept_objects and "take knife" in context.rewarded_actions
+        assert "take knife → kept until the game was won" in context.facts
+        before = retrieve_context(bank, task=played.task, observation=played.first_observation, namespace=NS,
+                                  kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
+        assert "knife" not in before.kept_objects  # the knife is in the closed drawer: not in view yet
+        valid = env.step("inventory").valid_actions
+        state = ActorState(task=played.task, first_observation=played.first_observation,
+                           observation=played.steps[-1].observation, valid_actions=valid, history=played.steps,
+                           context=context)  # fmt: skip
+        offered = Actor(ScriptedChatModel()).options(state)
+        assert "put knife in counter" in state.valid_actions and "put knife in counter" not in offered
+        assert "take cookbook" in offered
+        off = retrieve_context(bank, task=played.task, observation=played.steps[0].observation, seen=seen,
+                               namespace=NS, kinds=(MemoryKind.FACT,), record=False, kept=False)  # fmt: skip
+        assert not off.kept_objects and "take knife" not in off.rewarded_actions
+        assert "put knife in counter" in Actor(ScriptedChatModel()).options(
+            ActorState(task=played.task, first_observation="", observation="", valid_actions=state.valid_actions,
+                       history=played.steps, context=off))  # fmt: skip

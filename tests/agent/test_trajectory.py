@@ -58,3 +58,14 @@ def test_the_action_that_ended_a_game_unsolved_is_a_fact_with_the_games_reply() 
     lost.stop_reason = "truncated"  # cut by the step limit: the last action ended nothing
     assert [i.text for i in experience_inputs(lost, "env:twx-cookingworld") if i.kind is MemoryKind.FACT] == [
         "take chicken wing → earned points (accepted)"]
+
+
+def test_what_a_win_took_and_held_to_the_end_is_kept() -> None:
+    # cookingworld: "slice banana" is offered only while the knife is held; no action names the knife
+    steps = (("take cookbook", 0.0), ("take knife", 0.0), ("take apple", 0.0), ("put apple in counter", 0.0),
+             ("take banana", 1.0), ("slice banana", 1.0), ("take fork", 0.0))  # fmt: skip
+    assert _episode(*steps).kept_steps() == {0: "cookbook", 1: "knife"}  # the apple was let go, the fork too late
+    assert _episode(*steps, success=False).kept_steps() == {}
+    facts = {i.text: i.meta for i in experience_inputs(_episode(*steps), "env:twx-cookingworld")}
+    assert facts["take knife → kept until the game was won"]["kept"] == "knife"
+    assert not any("kept" in t for t in {i.text for i in experience_inputs(_episode(*steps), "ns", kept=False)})
