@@ -455,6 +455,7 @@ def reflect_command(
 ) -> None:  # fmt: skip
     """Reflect on experiences with a model: write reflections, facts, voted rules (insights) and summaries."""
     from agent.experience import json_llm
+    from agent.grounding import check_rule
     from memory.reflect import STEPS, reflect
 
     chosen = [s.strip() for s in steps.split(",") if s.strip()]
@@ -463,7 +464,7 @@ def reflect_command(
     with open_bank(memory_dir, chroma_url) as bank:
         chat = cli_options.make_model(llm_config(llm, base_url, model, threads))
         report = reflect(bank, json_llm(chat), namespace=namespace, batch_size=batch_size, max_batches=batches,
-                         steps=chosen, again=again)  # fmt: skip
+                         steps=chosen, again=again, check=check_rule)  # fmt: skip
         added = {r.id: r.text for r in bank.get_many(report.insights_added + report.reflections + report.facts)}
     result = asdict(report)
     if as_json:

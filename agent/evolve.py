@@ -42,6 +42,7 @@ from agent.experience import (
     trial_losses,
     write_reflection,
 )
+from agent.grounding import check_rule
 from agent.prompting import MemoryContext
 from agent.trajectory import Episode
 from envs.base import Env
@@ -103,6 +104,9 @@ class EvolutionConfig(BaseModel):
     kept: bool = True
     """Write and apply kept facts (:meth:`Episode.kept_steps`): what solved episodes took and held to the end (the
     knife that slicing needs) is taken when in view and not let go of (``ActorConfig.keep_earned``)."""
+    check_rules: bool = True
+    """Refuse rules reflection proposes that name an action their evidence never took ("take the stove" when the
+    episodes only cooked with it; :mod:`agent.grounding`)."""
     train_kinds: str = "full"
     """Which memory kinds the agent retrieves while training (an ablation name)."""
 
@@ -343,8 +347,8 @@ class Evolver:
         """Periodic reflect (ExpeL insights) and forget."""
         c = self.config
         if c.reflect_every and tasks_done % c.reflect_every == 0:
-            report = reflect(self.bank, json_llm(self.actor.chat), namespace=self.namespace,
-                             steps=c.reflect_steps, max_batches=1)  # fmt: skip
+            report = reflect(self.bank, json_llm(self.actor.chat), namespace=self.namespace, steps=c.reflect_steps,
+                             max_batches=1, check=check_rule if c.check_rules else None)  # fmt: skip
             self.reflect_failures += report.failures
             log.info("update: reflect -> %s", report)
         if c.forget_every and tasks_done % c.forget_every == 0:

@@ -15,7 +15,9 @@ Every written memory's ``derived_from`` lists the experience ids it cites; ``sou
 experiences' own provenance (episodes, turns). An item without a valid evidence label, or sharing no
 content word with its evidence (generic advice), is rejected and counted. When the model's reply is
 unusable after the retries, the raw text goes to the ledger's failure table and the batch's
-experiences stay unreflected, so the next run tries them again: nothing is lost.
+experiences stay unreflected, so the next run tries them again: nothing is lost. A caller that knows more
+about its experiences can pass a :data:`RuleCheck` that refuses items for a reason of its own (the agent
+refuses rules naming an action their evidence never took).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -53,6 +55,10 @@ class JsonLLM(Protocol):
 
     def __call__(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> dict[str, Any]: ...
 
+
+RuleCheck = Callable[[str, Sequence[MemoryRecord]], str | None]
+"""A caller's check of a proposed reflection, fact, summary or insight against its evidence records: the reason
+to refuse it, or None to keep it."""
 
 _ITEM = {
     "type": "object",
@@ -169,8 +175,9 @@ def _grounded(text: str, evidence: Sequence[MemoryRecord]) -> bool:
 
 class _Run:
     def __init__(self, bank: MemoryBank, llm: JsonLLM, namespace: str, actor: str, retries: int,
-                 max_items: int, max_insights: int, summary_words: int) -> None:  # fmt: skip
+                 max_items: int, max_insights: int, summary_words: int, check: RuleCheck | None) -> None:  # fmt: skip
         self.bank = bank
+        self.check = check
         self.llm = llm
         self.namespace = namespace
         self.actor = actor
@@ -179,6 +186,13 @@ class _Run:
         self.max_insights = max_insights
         self.summary_words = summary_words
         self.report = ReflectReport()
+
+    def refused(self, what: str, text: str, evidence: Sequence[MemoryRecord]) -> bool:
+        """Record and return whether the caller's check refuses ``text``."""
+        reason = self.check(text, evidence) if self.check is not None else None
+        if reason:
+            self.report.rejected.append(f"{what}: {reason}: {text!r}")
+        return bool(reason)
 
     def ask(self, step: str, user: str, experience_ids: Sequence[str],
             schema: dict[str, Any] | None = None) -> dict[str, Any] | None:  # fmt: skip
@@ -213,6 +227,8 @@ class _Run:
             if not _grounded(text, [by_id[e] for e in evidence]):
                 self.report.rejected.append(f"{kind.value}: shares no word with its evidence: {text!r}")
                 continue
+            if self.refused(kind.value, text, [by_id[e] for e in evidence]):
+                continue
             origins = [s for e in evidence for s in (*by_id[e].source_ids, by_id[e].episode_id) if s]
             sources = tuple(dict.fromkeys(origins))
             episodes = {by_id[e].episode_id for e in evidence}
@@ -245,6 +261,8 @@ class _Run:
                 if len(text.split()) < 4 or not _grounded(text, [by_id[e] for e in evidence]):
                     self.report.rejected.append(f"insight ADD: too short or ungrounded: {text!r}")
                     continue
+                if self.refused("insight ADD", text, [by_id[e] for e in evidence]):
+                    continue
                 key = (MemoryKind.INSIGHT.value, self.namespace, content_hash(MemoryKind.INSIGHT, self.namespace, text))
                 existed = bool(self.bank.ledger.ids_by_hash([key]))
                 ids = self.bank.insert_many(
@@ -259,6 +277,8 @@ class _Run:
             elif kind == "EDIT":
                 if len(text.split()) < 4 or not _grounded(text, [by_id[e] for e in evidence]):
                     self.report.rejected.append(f"insight EDIT: too short or ungrounded: {text!r}")
+                    continue
+                if self.refused("insight EDIT", text, [by_id[e] for e in evidence]):
                     continue
                 try:
                     self.bank.edit(target.id, text, derived_from=evidence, actor=self.actor, reason="insight EDIT")
@@ -295,6 +315,7 @@ def reflect(
     summary_words: int = 60,
     actor: str = "reflect",
     again: bool = False,
+    check: RuleCheck | None = None,
 ) -> ReflectReport:
     """Reflect on the namespace's unreflected experiences, oldest first, in batches.
 
@@ -311,12 +332,13 @@ def reflect(
         summary_words: length limit given to the summary step.
         actor: name written to the history log.
         again: also take experiences reflected before (e.g. to derive rules again with a stronger model).
+        check: the caller's own check of each proposed item against its evidence (see :data:`RuleCheck`).
     """
     namespace = validate_namespace(namespace)
     unknown = [s for s in steps if s not in STEPS]
     if unknown or batch_size < 1:
         raise MemoryUsageError(f"reflect: steps must be among {STEPS} (got {list(steps)}) and batch_size >= 1")
-    run = _Run(bank, llm, namespace, actor, retries, max_items, max_insights_in_prompt, summary_words)
+    run = _Run(bank, llm, namespace, actor, retries, max_items, max_insights_in_prompt, summary_words, check)
     fact_kind = MemoryKind.PROFILE if namespace.startswith("user:") else MemoryKind.FACT
     unreflected = "" if again else "AND reflected_at IS NULL "
     rows = bank.ledger.query(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -262,3 +263,28 @@ def test_a_retry_avoids_what_ended_the_last_trial(tmp_path: Path) -> None:
     assert "Earlier attempts: cook chicken wing in oven → ended the game (lost)" in retry[0]
     assert retry[0].index("Earlier attempts") < retry[0].index("Read the cookbook first.")
     assert all("- cook chicken wing in oven" not in p for p in retry)
+
+
+@pytest.mark.parametrize("check_rules", [True, False])
+def test_rules_naming_actions_the_evidence_never_took_are_refused(tmp_path: Path, check_rules: bool) -> None:
+    # the 1.5B model proposed "when you see a stove, take the stove" from games that only cooked with it
+    proposed: list[str] = []
+
+    def policy(messages: list[BaseMessage]) -> str:
+        text = messages[-1].text
+        if "Current rules:" not in text:
+            return gold_player(messages)
+        put = re.search(r"put ([a-z ]+?) (?:in|on) ([a-z ]+?)(?= ->| \(|\n|$)", text)
+        assert put, text
+        thing, place = put.groups()
+        proposed[:] = [f"when you see a {place}, take the {place}", f"when you see a {thing}, take the {thing}"]
+        return json.dumps({"operations": [{"op": "ADD", "text": t, "evidence": ["E1", "E2"]} for t in proposed]})
+
+    config = BenchConfig(env_id="twx-twc", preset="easy", train=2, test=1, settings=(), ablations=(),
+                         random_baseline=False, evolution=EvolutionConfig(trials=1, max_steps=8, reflect_every=2,
+                         forget_every=0, rationalize=False, check_rules=check_rules))  # fmt: skip
+    run_bench(LLMConfig(backend="local-small"), config, tmp_path, chat=ScriptedChatModel().enqueue(*[policy] * 40))
+    assert len(proposed) == 2
+    with MemoryBank(MemoryConfig(path=tmp_path / "memory")) as bank:
+        rules = {r.text for r in bank.memories([MemoryKind.INSIGHT], "env:twx-twc")}
+    assert rules == ({proposed[1]} if check_rules else set(proposed))

@@ -158,3 +158,22 @@ def test_user_namespace_facts_become_profile(tmp_path: Path) -> None:
 def test_the_fake_fails_loudly_when_exhausted(bank: MemoryBank) -> None:
     with pytest.raises(ScriptExhausted):
         reflect(bank, ScriptedJsonLLM([]), namespace="env:twc")
+
+
+def test_a_callers_check_refuses_what_it_names(bank: MemoryBank) -> None:
+    def no_fridge(text: str, evidence: object) -> str | None:
+        assert isinstance(evidence, list) and all(r.kind is MemoryKind.EXPERIENCE for r in evidence)
+        return "mentions the fridge" if "fridge" in text else None
+
+    ops = {"operations": [{"op": "ADD", "text": "put the blender in the fridge", "evidence": ["E2"]},
+                          {"op": "ADD", "text": "put the blender on the counter", "evidence": ["E1"]}]}  # fmt: skip
+    lessons = {"reflections": [{"text": "milk goes back into the fridge", "evidence": ["E3"]}],
+               "facts": [{"text": "putting the blender on the counter was accepted", "evidence": ["E1"]}]}  # fmt: skip
+    report = reflect(bank, ScriptedJsonLLM([lessons, ops]), namespace="env:twc", steps=["lessons", "insights"],
+                     check=no_fridge)  # fmt: skip
+    assert report.reflections == [] and len(report.facts) == 1 and len(report.insights_added) == 1
+    assert [bank.get(i).text for i in report.insights_added] == ["put the blender on the counter"]
+    refused = [r for r in report.rejected if "mentions the fridge" in r]
+    assert len(refused) == 2 and any(r.startswith("reflection:") for r in refused)
+    assert any(r.startswith("insight ADD:") for r in refused)
+    assert report.experiences_reflected == 3  # a refused item is not a failed step
