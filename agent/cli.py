@@ -17,7 +17,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli_options import BaseUrlOpt, CtxOpt, JsonOpt, LlmOpt, ModelOpt, RecallsOpt, ThreadsOpt, llm_config
+from agent.cli_options import (
+    BaseUrlOpt,
+    CtxOpt,
+    JsonOpt,
+    LlmOpt,
+    ModelOpt,
+    RecallsOpt,
+    ThreadsOpt,
+    llm_config,
+    sigterm_as_interrupt,
+)
 from agent.errors import EvolveError
 from agent.llm.config import BackendChoice, LLMConfig
 
@@ -185,19 +195,24 @@ def _run_with_progress(
     chroma_url: str | None = None,
     allow_local_workers: bool = False,
 ) -> dict[str, Any]:
-    """Run a bench (or a training-only run) behind a progress bar; project errors exit 2 without a trace."""
+    """Run a bench (or a training-only run) behind a progress bar; project errors exit 2 without a trace, and
+    Ctrl-C or SIGTERM stops it with what was saved (the same command resumes) and exit code 130."""
     from agent.bench import run_bench
     from envs.errors import EnvRuntimeError, EnvUsageError
     from memory.errors import MemoryBankError
 
     bar, update = _progress_printer(console)
     try:
-        with bar:
+        with sigterm_as_interrupt(), bar:
             return run_bench(llm, config, out_dir, memory_dir=memory_dir, on_progress=update, workers=workers,
                              chroma_url=chroma_url, allow_local_workers=allow_local_workers)  # fmt: skip
     except (EvolveError, EnvUsageError, EnvRuntimeError, MemoryBankError) as exc:
         err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(code=2) from None
+    except KeyboardInterrupt:
+        err_console.print(f"stopped: finished episodes and the memory are saved in {out_dir}; run the same command "
+                          "again to resume", soft_wrap=True)  # fmt: skip
+        raise typer.Exit(code=130) from None
 
 
 @app.command()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from agent import cli_options
-from agent.cli_options import BaseUrlOpt, LlmOpt, ModelOpt, ThreadsOpt, llm_config
+from agent.cli_options import BaseUrlOpt, LlmOpt, ModelOpt, ThreadsOpt, llm_config, sigterm_as_interrupt
 from agent.errors import EvolveError
 from agent.llm.config import BackendChoice
 
@@ -266,18 +265,13 @@ def ui(
         bank.close()
         raise _fail(exc) from None
     mode = "edits allowed" if allow_edits else "read-only"
-
-    def _terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # SIGTERM (a service manager, `kill`) closes the bank like Ctrl-C does
-
-    previous = signal.signal(signal.SIGTERM, _terminate)  # before the banner: whoever waits for it may stop us
     try:
-        typer.echo(f"evolve dashboard on {server.url} ({mode}; memory {directory}; runs {runs}). Ctrl-C stops.")
-        server.serve_forever()
+        with sigterm_as_interrupt():  # before the banner: whoever waits for it may stop us
+            typer.echo(f"evolve dashboard on {server.url} ({mode}; memory {directory}; runs {runs}). Ctrl-C stops.")
+            server.serve_forever()
     except KeyboardInterrupt:
         typer.echo("stopped")
     finally:
-        signal.signal(signal.SIGTERM, previous)
         server.server_close()
         bank.close()
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -27,6 +29,21 @@ RecallsOpt = Annotated[
     typer.Option("--recalls", min=0, help="Memory retrievals an episode may add when a step brings new things "
                  "into view (0: once, before the first step)."),
 ]  # fmt: skip
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM (``kill``, a service manager) raises KeyboardInterrupt as Ctrl-C does, so what
+    the command holds (a memory bank, a run log) is closed the same way."""
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def llm_config(

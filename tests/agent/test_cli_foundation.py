@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -81,3 +84,24 @@ def test_bench_unknown_env_suggests_the_close_id(tmp_path: Path) -> None:
     result = runner.invoke(app, ["bench", "twx-twcc", "--out", str(tmp_path), "--llm", "local-small"])
     assert result.exit_code == 2
     assert "twx-twc" in result.output and "Unknown environment id" in result.output
+
+
+def test_sigterm_stops_a_run_like_ctrl_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a bench left running under nohup is stopped with `kill`: the bank closes as on Ctrl-C, and the user is told
+    # how to resume
+    closed: list[bool] = []
+
+    def run_bench(*args: object, **kwargs: object) -> dict[str, object]:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler interrupts this
+            raise AssertionError("SIGTERM did not interrupt the run")
+        finally:
+            closed.append(True)
+
+    monkeypatch.setattr("agent.bench.run_bench", run_bench)
+    before = signal.getsignal(signal.SIGTERM)
+    result = runner.invoke(app, ["run", "twx-twc", "--train", "1", "--out", str(tmp_path), "--llm", "local-small"])
+    assert result.exit_code == 130 and closed == [True]
+    assert "run the same command again to resume" in result.output and str(tmp_path) in result.output
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is the caller's again
