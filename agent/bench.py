@@ -325,7 +325,8 @@ def _collect(
     results["memory"] = bank.stats()
     results["memory_credit"] = credit(bank, namespace_for(config.env_id))
     results["workers"] = workers
-    results["wall_seconds"] = round(time.perf_counter() - started, 1)
+    results["wall_seconds"] = round(time.perf_counter() - started, 1)  # this invocation only (a resume restarts it)
+    results["episode_seconds"] = round(sum(e.seconds for e in run_log.episodes), 1)  # every run of this bench
     write_results(out_dir, results, train_episodes)
     return results
 
@@ -334,6 +335,9 @@ def write_results(out_dir: Path, results: dict[str, Any], train: Sequence[Episod
     """results.json, results.md (tables with 95% CIs) and learning_curve.png."""
     (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
     parts = [f"# {results['env_id']} ({results['preset']}): {len(results['train_seeds'])} training tasks\n"]
+    if "episode_seconds" in results:
+        parts.append(f"Model time over all episodes (every resume of this bench): "
+                     f"{results['episode_seconds'] / 3600:.1f} h.\n")  # fmt: skip
     points: dict[str, list[tuple[int, float]]] = {}
     for setting, block in results["settings"].items():
         summaries = [Summary(**{**s, "success_ci": tuple(s["success_ci"]), "score_ci": tuple(s["score_ci"])})

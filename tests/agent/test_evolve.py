@@ -80,6 +80,10 @@ def test_bench_runs_phases_writes_results_and_resumes(tmp_path: Path, monkeypatc
     tested = [(e.tag, e.seed) for e in log.episodes if e.tag != "train"]
     seeds = results["settings"]["in"]["seeds"]
     assert tested == [(t, s) for s in seeds for t in ("in/none", "in/full")] and results["complete"]
+    # the time every episode took, across resumes, not only this invocation's
+    assert results["episode_seconds"] == pytest.approx(sum(e.seconds for e in log.episodes), abs=0.1)
+    assert results["episode_seconds"] > 0
+    assert "Model time over all episodes" in (out / "results.md").read_text()
     calls_before = len(fake.calls)
     # resume: everything is done, so a second run makes no model call for finished episodes
     run_bench(LLMConfig(backend="local-small"), config, out, chat=fake)
