@@ -117,6 +117,8 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
     meta: dict[str, Any] = {
         "success": episode.success, "score": round(episode.score, 4), "seed": episode.seed,
         "task_type": episode.task_type, "corrected": corrected, "actions": " -> ".join(actions)[:2000],
+        # every valid action it took, detours included: what a rule citing it may say was done (agent.grounding)
+        "taken": " -> ".join(dict.fromkeys(s.action for s in episode.steps if not s.invalid))[:2000],
     }  # fmt: skip
     items = []
     if actions:

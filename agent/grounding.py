@@ -1,11 +1,12 @@
 """Checking a rule against the actions of its evidence, before reflection writes it.
 
-Asked for rules from its training episodes, the 1.5B model wrote "when you are in the kitchen and you see
-a stove, take the stove": every word of it is in the evidence (so the shared-word check in
+Asked for rules from its cooking episodes, the 1.5B model wrote "when you are in the kitchen and you see a
+stove, take the stove": every word of it is in the evidence (so the shared-word check in
 :mod:`memory.reflect` lets it through), yet no episode ever took the stove. A rule that tells the agent to
-do something with a thing is checked here against the actions its evidence took: when its verb and its
-thing both occur in those actions but never together, the rule names an action nobody took, and reflection
-refuses it. A verb or a thing the evidence never used is left alone (the rule may paraphrase).
+do something with a thing is checked here against every action its evidence took: when the rule uses a verb
+those actions use, on a thing the evidence mentions (in an action or in what the episode saw), and no action
+did that verb to that thing, the rule names an action nobody took, and reflection refuses it. A verb the
+evidence never used, or a thing it never mentions, is left alone (the rule may paraphrase).
 """
 
 from __future__ import annotations
@@ -16,15 +17,23 @@ from collections.abc import Iterable, Sequence
 from memory.base import MemoryRecord
 
 _PREPOSITION = re.compile(r"\s+(?:in|on|into|onto|from|with|to|at|under)\s+")
-_ARTICLE = r"(?:(?:the|a|an|some|your)\s+)?"
-_WORDS = re.compile(r"[^a-z0-9\s-]+")
+_TOKENS = re.compile(r"[a-z0-9][a-z0-9'-]*|[^\sa-z0-9]")
+_ARTICLES = frozenset({"the", "a", "an", "some", "your", "any"})
+_ENDS_OBJECT = frozenset({"in", "on", "into", "onto", "from", "with", "to", "at", "under", "and", "or", "then", "when",
+                          "if", "before", "after", "until", "so", "but", "because", "first", "again", "once", "while",
+                          "by", "for", "of", "as", "than", "also", "only"})  # fmt: skip
+_NOT_A_THING = frozenset({"it", "them", "this", "that", "these", "those", "everything", "all", "anything",
+                          "something", "one", "nothing", "out", "up", "down", "off", "back", "around"})  # fmt: skip
+_LONGEST_OBJECT = 4
 
 
 def evidence_actions(records: Iterable[MemoryRecord]) -> list[str]:
-    """The actions the records took: an experience's ``actions`` (``a -> b -> c``) and a fact's ``action``."""
+    """Every action the records took: an experience's ``taken`` (``a -> b -> c``; older experiences only kept
+    their solution's ``actions``) and a fact's ``action``."""
     actions: list[str] = []
     for record in records:
-        actions += [a.strip() for a in str(record.meta.get("actions") or "").split(" -> ") if a.strip()]
+        path = record.meta.get("taken") or record.meta.get("actions") or ""
+        actions += [a.strip() for a in str(path).split(" -> ") if a.strip()]
         if record.meta.get("action"):
             actions.append(str(record.meta["action"]).strip())
     return list(dict.fromkeys(a.lower() for a in actions))
@@ -36,27 +45,43 @@ def _verb_and_object(action: str) -> tuple[str, str]:
     return verb, _PREPOSITION.split(rest, maxsplit=1)[0].strip()
 
 
-def untaken_action(text: str, actions: Sequence[str]) -> str | None:
-    """The first "verb thing" the text names whose verb and thing occur in ``actions`` but never as one action
-    (``take the stove`` when the actions took the knife and cooked with the stove); None when there is none."""
-    taken = {_verb_and_object(a) for a in actions if " " in a}
-    verbs = {verb for verb, _ in taken}
-    parts = {part.strip() for a in actions for part in _PREPOSITION.split(a.partition(" ")[2]) if part.strip()}
-    things = sorted(parts, key=len, reverse=True)  # "red potato" before "potato"
-    words = " ".join(_WORDS.sub(" ", text.lower()).split())
-    for verb in sorted(verbs):
-        for match in re.finditer(rf"\b{re.escape(verb)}\s+{_ARTICLE}(?=(.+))", words):
-            rest = match.group(1)
-            thing = next((t for t in things if rest == t or rest.startswith(t + " ")), None)
-            if thing is not None and (verb, thing) not in taken:
-                return f"{verb} {thing}"
+def _object_after(tokens: Sequence[str], start: int) -> list[str]:
+    """The words naming the thing a verb at ``start - 1`` acts on: up to a preposition, a conjunction or a mark."""
+    i = start
+    while i < len(tokens) and tokens[i] in _ARTICLES:
+        i += 1
+    words: list[str] = []
+    while i < len(tokens) and len(words) < _LONGEST_OBJECT and tokens[i][0].isalnum() and tokens[i] not in _ENDS_OBJECT:
+        words.append(tokens[i])
+        i += 1
+    return words
+
+
+def untaken_action(text: str, actions: Sequence[str], mentioned: Iterable[str] = ()) -> str | None:
+    """The first "verb thing" the text names whose verb ``actions`` use and whose thing they or ``mentioned``
+    (words the evidence saw) name, but which no action did (``take the stove`` when the actions took the knife
+    and cooked with the stove); None when there is none.
+
+    A thing matches an action's object by its last word ("take the wing" is ``take chicken wing``)."""
+    done = {_verb_and_object(a) for a in actions if " " in a}
+    verbs = {verb for verb, _ in done}
+    known = set(mentioned) | {w for a in actions for w in _TOKENS.findall(a.partition(" ")[2])}
+    tokens = _TOKENS.findall(text.lower())
+    for index, token in enumerate(tokens):
+        if token not in verbs:
+            continue
+        thing = _object_after(tokens, index + 1)
+        if not thing or thing[0] in _NOT_A_THING or thing[-1] not in known:
+            continue
+        if not any(verb == token and obj.split()[-1:] == thing[-1:] for verb, obj in done):
+            return f"{token} {' '.join(thing)}"
     return None
 
 
 def check_rule(text: str, evidence: Sequence[MemoryRecord]) -> str | None:
     """Why reflection should refuse ``text`` given its evidence (a :data:`memory.reflect.RuleCheck`), or None."""
-    actions = evidence_actions(evidence)
-    found = untaken_action(text, actions)
+    mentioned = {word for record in evidence for word in _TOKENS.findall(record.text.lower())}
+    found = untaken_action(text, evidence_actions(evidence), mentioned)
     if found is None:
         return None
     return f"names '{found}', an action its evidence never took"
