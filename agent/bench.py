@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 import envs
 from agent.actor import Actor, ActorConfig
 from agent.errors import UsageError
-from agent.evolve import EvolutionConfig, Evolver, Progress, RunLog
+from agent.evolve import EvolutionConfig, Evolver, Progress, RunLog, reflect_summary
 from agent.experience import ABLATIONS, namespace_for
 from agent.llm.config import LLMConfig
 from agent.llm.factory import make_chat_model
@@ -324,11 +324,24 @@ def _collect(
                                         "summaries": [s.to_dict() for s in summaries]}  # fmt: skip
     results["memory"] = bank.stats()
     results["memory_credit"] = credit(bank, namespace_for(config.env_id))
+    results["reflect"] = reflect_summary(out_dir)
     results["workers"] = workers
     results["wall_seconds"] = round(time.perf_counter() - started, 1)  # this invocation only (a resume restarts it)
     results["episode_seconds"] = round(sum(e.seconds for e in run_log.episodes), 1)  # every run of this bench
     write_results(out_dir, results, train_episodes)
     return results
+
+
+def reflect_lines(summary: dict[str, Any], shown: int = 5) -> str:
+    """What training's reflects wrote and refused, for results.md ("" when none ran)."""
+    if not summary.get("runs"):
+        return ""
+    refused = summary["rejected"]
+    text = (f"Training reflected {summary['runs']} times: {summary['insights_added']} rules added, "
+            f"{summary['insights_edited']} edited, +{summary['upvotes']}/-{summary['downvotes']} votes, "
+            f"{summary['failures']} unusable replies; {len(refused)} proposals refused")  # fmt: skip
+    more = ["…"] if len(refused) > shown else []
+    return text + "".join(f"\n- {reason}" for reason in [*refused[:shown], *more]) + "\n"
 
 
 def write_results(out_dir: Path, results: dict[str, Any], train: Sequence[Episode]) -> None:
@@ -353,6 +366,7 @@ def write_results(out_dir: Path, results: dict[str, Any], train: Sequence[Episod
             if start is not None and s.name != "random":
                 line.append((0, start))
             line.append((len(train), s.success))
+    parts.append(reflect_lines(results.get("reflect") or {}))
     kinds = results.get("memory_credit", {}).get("kinds", {})
     if kinds:
         parts.append(credit_table(kinds))

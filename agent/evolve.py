@@ -25,8 +25,9 @@ import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -124,6 +125,27 @@ class Progress:
     done: int
     total: int
     last: Episode | None = None
+
+
+REFLECT_LOG = "reflect.jsonl"
+"""Beside the run's episodes: one line per periodic reflect, with what it wrote and what it refused and why."""
+
+
+def reflect_summary(run_dir: Path) -> dict[str, Any]:
+    """What the periodic reflects of a run did, from its :data:`REFLECT_LOG`: counts, and every refusal."""
+    path = run_dir / REFLECT_LOG
+    lines: list[dict[str, Any]] = []
+    for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
+        try:
+            lines.append(json.loads(line))
+        except ValueError:  # a line torn by a crash
+            log.warning("%s: unreadable line skipped: %.80s", path, line)
+    counted = ("insights_added", "insights_edited", "insights_removed", "reflections", "facts", "summaries")
+    summary: dict[str, Any] = {"runs": len(lines), **{k: sum(len(r.get(k, [])) for r in lines) for k in counted}}
+    summary.update(upvotes=sum(r.get("upvotes", 0) for r in lines), downvotes=sum(r.get("downvotes", 0) for r in lines),
+                   failures=sum(r.get("failures", 0) for r in lines),
+                   rejected=[reason for r in lines for reason in r.get("rejected", [])])  # fmt: skip
+    return summary
 
 
 @dataclass
@@ -351,6 +373,9 @@ class Evolver:
                              max_batches=1, check=check_rule if c.check_rules else None)  # fmt: skip
             self.reflect_failures += report.failures
             log.info("update: reflect -> %s", report)
+            line = {"tasks_done": tasks_done, "at": time.time(), **asdict(report)}
+            with (self.log.path.parent / REFLECT_LOG).open("a", encoding="utf-8") as out:
+                out.write(json.dumps(line) + "\n")
         if c.forget_every and tasks_done % c.forget_every == 0:
             log.info("update: forget -> %s", self.bank.forget())
 

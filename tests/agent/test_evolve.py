@@ -287,8 +287,14 @@ def test_rules_naming_actions_the_evidence_never_took_are_refused(tmp_path: Path
     config = BenchConfig(env_id="twx-twc", preset="easy", train=2, test=1, settings=(), ablations=(),
                          random_baseline=False, evolution=EvolutionConfig(trials=1, max_steps=8, reflect_every=2,
                          forget_every=0, rationalize=False, check_rules=check_rules))  # fmt: skip
-    run_bench(LLMConfig(backend="local-small"), config, tmp_path, chat=ScriptedChatModel().enqueue(*[policy] * 40))
+    results = run_bench(LLMConfig(backend="local-small"), config, tmp_path,
+                        chat=ScriptedChatModel().enqueue(*[policy] * 40))  # fmt: skip
     assert len(proposed) == 2
+    # what reflect refused, and why, is in the results
+    refused = results["reflect"]["rejected"]
+    assert results["reflect"]["runs"] == 1 and results["reflect"]["insights_added"] == (1 if check_rules else 2)
+    assert len(refused) == check_rules and all("never took" in r and proposed[0] in r for r in refused)
+    assert f"{int(check_rules)} proposals refused" in (tmp_path / "results.md").read_text()
     with MemoryBank(MemoryConfig(path=tmp_path / "memory")) as bank:
         rules = {r.text for r in bank.memories([MemoryKind.INSIGHT], "env:twx-twc")}
     assert rules == ({proposed[1]} if check_rules else set(proposed))
