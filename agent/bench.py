@@ -351,7 +351,7 @@ def write_results(out_dir: Path, results: dict[str, Any], train: Sequence[Episod
     if "episode_seconds" in results:
         parts.append(f"Model time over all episodes (every resume of this bench): "
                      f"{results['episode_seconds'] / 3600:.1f} h.\n")  # fmt: skip
-    points: dict[str, list[tuple[int, float]]] = {}
+    held_out: dict[str, list[Summary]] = {}
     for setting, block in results["settings"].items():
         summaries = [Summary(**{**s, "success_ci": tuple(s["success_ci"]), "score_ci": tuple(s["score_ci"])})
                      for s in block["summaries"]]  # fmt: skip
@@ -359,16 +359,11 @@ def write_results(out_dir: Path, results: dict[str, Any], train: Sequence[Episod
         parts.append(markdown_table(summaries, title=f"{name}: {len(block['seeds'])} tasks"))
         if block.get("paired_with_none"):
             parts.append(paired_table(block["paired_with_none"], "the same tasks, with memory vs without (none)"))
-        # With no training every ablation is the no-memory agent: its lines start at the `none` figure.
-        start = next((s.success for s in summaries if s.name == "none"), None)
-        for s in summaries:
-            line = points.setdefault(f"{setting}/{s.name}", [])
-            if start is not None and s.name != "random":
-                line.append((0, start))
-            line.append((len(train), s.success))
+        held_out[name] = summaries
     parts.append(reflect_lines(results.get("reflect") or {}))
     kinds = results.get("memory_credit", {}).get("kinds", {})
     if kinds:
         parts.append(credit_table(kinds))
     (out_dir / "results.md").write_text("\n".join(parts))
-    learning_curve(out_dir / "learning_curve.png", train, points, title=f"{results['env_id']}: success")
+    title = f"{results['env_id']} ({results['preset']}): {len(results['train_seeds'])} training tasks, held-out success"
+    learning_curve(out_dir / "learning_curve.png", train, held_out, title=title)

@@ -106,41 +106,58 @@ def markdown_table(summaries: Sequence[Summary], title: str = "") -> str:
 def learning_curve(
     path: Path,
     train: Sequence[Episode],
-    evaluations: Mapping[str, Sequence[tuple[int, float]]],
+    held_out: Mapping[str, Sequence[Summary]],
     *,
     title: str,
     window: int = 10,
 ) -> Path:
-    """Save a PNG: rolling training success over episodes, and held-out success per run as points/lines.
+    """Save a PNG: how training went (rolling success and score over the training episodes), and beside it one
+    panel per held-out setting with each run's success and its 95% interval, `none` drawn across as the line
+    memory has to beat and the random agent in grey.
 
     Args:
         path: where to write the PNG.
         train: training episodes in the order they were played.
-        evaluations: run name → list of (training episodes seen, held-out success rate).
+        held_out: setting title → the summaries of the runs on its tasks.
         title: the figure title.
-        window: rolling window of the training curve.
+        window: rolling window of the training curves.
     """
     # A bare Figure (no pyplot): renders to PNG without touching the caller's backend (a notebook's inline one).
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(8, 4.5), dpi=110)
-    ax = fig.subplots()
+    panels = [(name, runs) for name, runs in held_out.items() if runs]
+    fig = Figure(figsize=(4.2 * (1 + len(panels)), 4.2), dpi=110)
+    axes = fig.subplots(1, 1 + len(panels), squeeze=False)[0]
+    ax = axes[0]
     if train:
-        wins = [1.0 if e.success else 0.0 for e in train]
-        rolling = [sum(wins[max(0, i - window + 1) : i + 1]) / len(wins[max(0, i - window + 1) : i + 1])
-                   for i in range(len(wins))]  # fmt: skip
-        ax.plot(range(1, len(wins) + 1), rolling, color="grey", label=f"train success (rolling {window})")
-    for name, points in evaluations.items():
-        if not points:
-            continue
-        xs, ys = zip(*points, strict=True)
-        ax.plot(xs, ys, marker="o", label=f"held-out: {name}")
-    ax.set_xlabel("training episodes")
+        for label, values, colour in (("success", [1.0 if e.success else 0.0 for e in train], "tab:blue"),
+                                      ("score", [e.score for e in train], "tab:orange")):  # fmt: skip
+            rolling = [sum(values[max(0, i - window + 1) : i + 1]) / len(values[max(0, i - window + 1) : i + 1])
+                       for i in range(len(values))]  # fmt: skip
+            ax.plot(range(1, len(values) + 1), rolling, color=colour, label=f"{label} (rolling {window})")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(f"training: {len(train)} episodes", fontsize=10)
+    ax.set_xlabel("training episode")
     ax.set_ylabel("success rate")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
+    for ax, (name, runs) in zip(axes[1:], panels, strict=True):
+        xs = range(len(runs))
+        heights = [r.success for r in runs]
+        errors = [[r.success - r.success_ci[0] for r in runs], [r.success_ci[1] - r.success for r in runs]]
+        colours = ["lightgrey" if r.name == "random" else "tab:green" if r.name == "full" else "tab:blue" for r in runs]
+        ax.bar(xs, heights, yerr=errors, capsize=3, color=colours)
+        for x, r in zip(xs, runs, strict=True):
+            dark = r.success > 0.1 and r.name != "random"
+            ax.text(x, 0.02, f"{r.success:.0%}", ha="center", fontsize=8, color="white" if dark else "black")
+        baseline = next((r.success for r in runs if r.name == "none"), None)
+        if baseline is not None:
+            ax.axhline(baseline, color="black", linestyle="--", linewidth=1, label="none")
+            ax.legend(loc="upper left", fontsize=8)
+        ax.set_xticks(list(xs), [r.name for r in runs], rotation=30, ha="right", fontsize=8)
+        ax.set_title(f"{name}: {max((r.episodes for r in runs), default=0)} tasks", fontsize=10)
+    for ax in axes:
+        ax.set_ylim(0, 1.05)
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(title)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path)

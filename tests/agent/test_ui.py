@@ -10,6 +10,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def build_bank(path: Path) -> dict[str, str]:
 
 def build_runs(path: Path) -> Path:
     """A runs directory with one bench result (the bench's results.json shape) and its learning curve."""
-    from agent.report import learning_curve
+    from agent.report import learning_curve, summarise
 
     run = path / "bench-twx-twc"
     run.mkdir(parents=True)
@@ -66,8 +67,9 @@ def build_runs(path: Path) -> Path:
                                    "summaries": [summary, {**summary, "name": "full", "success": 0.75,
                                                            "success_ci": [0.3, 0.95]}]}}}  # fmt: skip
     (run / "results.json").write_text(json.dumps(results))
-    curves = {"in/none": [(0, 0.25), (4, 0.25)], "in/full": [(0, 0.25), (4, 0.75)]}
-    learning_curve(run / "learning_curve.png", [], curves, title="twx-twc: success")
+    summaries = [replace(summarise(s["name"], []), episodes=4, success=s["success"], success_ci=tuple(s["success_ci"]))
+                 for s in results["settings"]["in"]["summaries"]]  # fmt: skip
+    learning_curve(run / "learning_curve.png", [], {"in distribution": summaries}, title="twx-twc: success")
     return path
 
 
