@@ -150,16 +150,18 @@ def spent_actions(history: Sequence[StepRecord]) -> set[str]:
     return spent
 
 
-def undoing_actions(history: Sequence[StepRecord], actions: Sequence[str]) -> set[str]:
+def undoing_actions(history: Sequence[StepRecord], actions: Sequence[str], *, takes_are_kept: bool = False) -> set[str]:
     """The ``actions`` that would undo what a step of ``history`` earned: letting go of an object a step earned
     points making or processing ("prepare meal" → "put meal in dishwasher", "cook carrot in oven" → "drop
     carrot"), or taking back one a step earned points placing ("put apple in fridge" → "take apple from
-    fridge"). Taking is no such step: twc pays for taking the shirt and then for putting it in the wardrobe."""
+    fridge"). Taking is such a step only with ``takes_are_kept`` (``MemoryContext.takes_are_kept``): twc pays
+    for taking the shirt and then for putting it in the wardrobe; cookingworld never pays for putting the
+    parsley anywhere, and the 1.5B model put it in the trash can."""
     held: set[str] = set()
     placed: set[str] = set()
     for step in history:
         verb = verb_of(step.action)
-        if step.reward > 0 and not step.invalid and verb not in TAKING:
+        if step.reward > 0 and not step.invalid and (verb not in TAKING or takes_are_kept):
             (placed if verb in PLACING else held).add(action_object(step.action))
     return {a for a in actions if (verb_of(a) in PLACING and action_object(a) in held)
             or (verb_of(a) in TAKING and action_object(a) in placed)}  # fmt: skip
@@ -234,7 +236,8 @@ class Actor:
         if self.config.keep_earned:
             kept = state.context.kept_objects  # what earlier wins held to the end (the knife slicing needs)
             letting_go = {a for a in shown if verb_of(a) in PLACING and action_object(a) in kept}
-            hidden |= (undoing_actions(state.history, shown) | letting_go) - state.context.rewarded_actions
+            undoing = undoing_actions(state.history, shown, takes_are_kept=state.context.takes_are_kept)
+            hidden |= (undoing | letting_go) - state.context.rewarded_actions
         if self.config.hide_idle_verbs and state.idle_verbs:
             hidden |= {a for a in shown if verb_of(a) in state.idle_verbs and a not in state.context.rewarded_actions}
         fresh = [a for a in shown if a not in hidden]

@@ -32,6 +32,7 @@ from agent.errors import UsageError
 from agent.llm.structured import complete_json
 from agent.prompting import MemoryContext, load_prompts
 from agent.trajectory import Episode, content_words
+from envs.shortlist import PLACING, verb_of
 from memory import MemoryBank, MemoryInput, MemoryKind, MemoryRecord
 from memory.reflect import JsonLLM
 
@@ -261,8 +262,9 @@ def retrieve_context(
     ``howtos``: with facts, apply the how-to facts (:mod:`agent.howto`) to the instruction lines of ``seen``:
     what they ask is tagged rewarded and the other known ways of processing those objects penalised, over
     what facts about the objects say.
-    ``kept``: with facts, the objects in view that earlier wins took and held to the end (the knife that slicing
-    needs) become ``MemoryContext.kept_objects`` and their takes rewarded (:meth:`Episode.kept_steps`).
+    ``kept``: with facts, the objects earlier wins took and held to the end (the knife that slicing needs) become
+    ``MemoryContext.kept_objects`` and their takes rewarded (:meth:`Episode.kept_steps`; the fact is shown when
+    the object is in view), and ``MemoryContext.takes_are_kept`` says whether no placing ever earned points.
     """
     query = f"{task}\n{observation}"
     in_view = observation if seen is None else seen
@@ -317,10 +319,14 @@ def retrieve_context(
         # before the recipe was read, the 1.5B model cooked the pepper that way and lost a grill recipe)
         processing = howto.processing_actions(known, {row[2] for row in good + bad})
         good, bad = [r for r in good if r[2] not in processing], [r for r in bad if r[2] not in processing]
-    held: dict[str, str] = {}  # an object in view that earlier wins held to the end → its take
+    held: dict[str, str] = {}  # an object earlier wins held to the end → its take
     for mid, action, obj in _kept(standing) if kept else ():
-        if re.search(rf"\b{re.escape(obj)}\b", in_view.lower()) and obj not in held:
-            held[obj] = action
+        if obj in held:
+            continue
+        # kept wherever it turns up (the knife may be in a cupboard opened after the last retrieval); only one
+        # in view is shown
+        held[obj] = action
+        if re.search(rf"\b{re.escape(obj)}\b", in_view.lower()):
             facts.append(f"{action} → kept until the game was won")
             ids.append(mid)
     groups = (([f for f in good if f[3]], FACT_QUOTAS["earned here"], rewarded),
@@ -344,7 +350,15 @@ def retrieve_context(
         similar_notes=tuple(notes), rewarded_actions=frozenset(good_now - set(avoid)),
         penalised_actions=frozenset(bad_now | set(avoid)), memory_ids=tuple(dict.fromkeys(ids)),
         waiting_templates=applied.instructed_templates, kept_objects=frozenset(held),
+        takes_are_kept=kept and _placing_never_paid(standing),
     )  # fmt: skip
+
+
+def _placing_never_paid(records: Sequence[MemoryRecord]) -> bool:
+    """True when ``records`` hold facts of actions that earned points and none of them placed something."""
+    earned = [str(r.meta.get("action", "")) for r in records
+              if isinstance(reward := r.meta.get("reward"), (int, float)) and reward > 0]  # fmt: skip
+    return bool(earned) and not any(verb_of(action) in PLACING for action in earned)
 
 
 def _kept(records: Iterable[MemoryRecord]) -> list[tuple[str, str, str]]:

@@ -68,8 +68,11 @@ class MemoryContext:
     """Ways of processing an object that instructions decide ("cook {} in stove"): an action fitting one that is
     not among ``rewarded_actions`` waits for an instruction naming its object (:mod:`agent.howto`)."""
     kept_objects: frozenset[str] = frozenset()
-    """Objects in view that earlier wins took and held to the end ("knife"): not let go of
-    (``ActorConfig.keep_earned``)."""
+    """Objects earlier wins took and held to the end ("knife"): not let go of (``ActorConfig.keep_earned``)."""
+    takes_are_kept: bool = False
+    """Memory knows actions that earned points in these tasks, and no placing among them (cookingworld pays for
+    taking an ingredient, never for putting it anywhere): what a step earned points taking is not let go of
+    (``ActorConfig.keep_earned``). False without memory, and where placing pays (twc)."""
     memory_ids: tuple[str, ...] = ()
     """Ids of every memory above (for the feedback hook)."""
     meta: dict[str, Any] = field(default_factory=dict)
