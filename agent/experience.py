@@ -307,8 +307,7 @@ def retrieve_context(
             ids.append(hit.id)
     facts: list[str] = []
     applied = howto.Applied()
-    standing = bank.memories(kinds=[MemoryKind.FACT], namespace=namespace) if (
-        (howtos or kept) and MemoryKind.FACT in kinds) else []  # fmt: skip
+    standing = bank.memories(kinds=[MemoryKind.FACT], namespace=namespace) if MemoryKind.FACT in kinds else []
     if howtos and standing:  # what this game's instructions ask, done the way earlier replies said
         known = _howtos(standing)
         applied = howto.apply(known, in_view)
@@ -342,7 +341,10 @@ def retrieve_context(
                 tagged.add(action)
     if record and ids:
         bank.mark_recalled(ids)
-    # an action memory saw both earn and lose is tagged neither, unless this game's instructions decide
+    # an action memory saw both earn and lose is tagged neither, unless this game's instructions decide; one it
+    # only saw earn is tagged whenever offered, on topic at this retrieval or not (the meal exists once prepared,
+    # after the last retrieval: training prepared it and never ate it)
+    rewarded |= _earned_anywhere(standing)
     good_now = (rewarded - penalised - applied.unasked) | applied.asked | (set(held.values()) - penalised)
     bad_now = (penalised - rewarded - applied.asked) | applied.unasked
     return MemoryContext(
@@ -354,10 +356,23 @@ def retrieve_context(
     )  # fmt: skip
 
 
+def _reward(record: MemoryRecord) -> float:
+    """The reward a fact records (0 when it records none)."""
+    reward = record.meta.get("reward")
+    return float(reward) if isinstance(reward, (int, float)) else 0.0
+
+
+def _earned_anywhere(records: Sequence[MemoryRecord]) -> set[str]:
+    """The actions of ``records`` that earned points and never lost any, other than ways of processing an
+    ingredient (which its recipe decides: "cook pork chop in oven" roasts, fatal where the recipe fries)."""
+    earned = {str(r.meta.get("action", "")) for r in records if _reward(r) > 0 and not r.meta.get("processing")}
+    lost = {str(r.meta.get("action", "")) for r in records if _reward(r) < 0 or r.meta.get("fatal")}
+    return earned - lost - {""}
+
+
 def _placing_never_paid(records: Sequence[MemoryRecord]) -> bool:
     """True when ``records`` hold facts of actions that earned points and none of them placed something."""
-    earned = [str(r.meta.get("action", "")) for r in records
-              if isinstance(reward := r.meta.get("reward"), (int, float)) and reward > 0]  # fmt: skip
+    earned = [str(r.meta.get("action", "")) for r in records if _reward(r) > 0]
     return bool(earned) and not any(verb_of(action) in PLACING for action in earned)
 
 

@@ -247,3 +247,24 @@ def test_where_placing_never_paid_a_rewarded_take_is_not_put_away(tmp_path: Path
         assert not shirt.takes_are_kept  # "put clean brown shirt in wardrobe" earned points
         assert not retrieve_context(bank, task="t", observation="o", namespace="env:twx-twc", kinds=(),
                                     record=False).takes_are_kept  # fmt: skip
+
+
+def test_what_memory_only_saw_earn_is_tagged_when_offered_even_out_of_view(tmp_path: Path) -> None:
+    # the meal exists only once prepared, after the last retrieval: the bench's training prepared it and never ate
+    # it. What the recipe decides (slicing, cooking an ingredient) and what ever lost stay untagged out of view
+    with envs.make("twx-cookingworld", split="train", preset="easy") as env, \
+            MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:  # fmt: skip
+        won = replay_actions(env, 500)
+        bank.insert_many(experience_inputs(won, NS, corrected=True))
+        lost = replay_actions(env, 503, ["take cookbook", "read cookbook", "open cutlery drawer", "take knife",
+                                         "take banana", "eat banana"])  # fmt: skip
+        assert lost.stop_reason == "terminated" and not lost.success
+        bank.insert_many(experience_inputs(lost, NS))
+        context = retrieve_context(bank, task=won.task, observation="You are in the kitchen.", namespace=NS,
+                                   kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
+        assert {"prepare meal", "eat meal"} <= context.rewarded_actions
+        assert "eat banana" not in context.rewarded_actions  # it ended a game
+        processing = [s.action for s in won.steps if s.action.startswith(("slice", "chop", "dice", "cook"))]
+        assert processing and not set(processing) & context.rewarded_actions
+        assert not retrieve_context(bank, task=won.task, observation="You are in the kitchen.", namespace=NS,
+                                    kinds=(MemoryKind.EXPERIENCE,), record=False).rewarded_actions  # fmt: skip
