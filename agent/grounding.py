@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from agent.howto import action_object
+from envs.shortlist import verb_of
 from memory.base import MemoryRecord
 
-_PREPOSITION = re.compile(r"\s+(?:in|on|into|onto|from|with|to|at|under)\s+")
 _TOKENS = re.compile(r"[a-z0-9][a-z0-9'-]*|[^\sa-z0-9]")
 _ARTICLES = frozenset({"the", "a", "an", "some", "your", "any"})
 _ENDS_OBJECT = frozenset({"in", "on", "into", "onto", "from", "with", "to", "at", "under", "and", "or", "then", "when",
@@ -39,12 +40,6 @@ def evidence_actions(records: Iterable[MemoryRecord]) -> list[str]:
     return list(dict.fromkeys(a.lower() for a in actions))
 
 
-def _verb_and_object(action: str) -> tuple[str, str]:
-    """``put white onion in fridge`` → (``put``, ``white onion``); the object is what precedes a preposition."""
-    verb, _, rest = action.partition(" ")
-    return verb, _PREPOSITION.split(rest, maxsplit=1)[0].strip()
-
-
 def _object_after(tokens: Sequence[str], start: int) -> list[str]:
     """The words naming the thing a verb at ``start - 1`` acts on: up to a preposition, a conjunction or a mark."""
     i = start
@@ -63,7 +58,7 @@ def untaken_action(text: str, actions: Sequence[str], mentioned: Iterable[str] =
     and cooked with the stove); None when there is none.
 
     A thing matches an action's object by its last word ("take the wing" is ``take chicken wing``)."""
-    done = {_verb_and_object(a) for a in actions if " " in a}
+    done = {(verb_of(a), action_object(a)) for a in actions if " " in a}
     verbs = {verb for verb, _ in done}
     known = set(mentioned) | {w for a in actions for w in _TOKENS.findall(a.partition(" ")[2])}
     tokens = _TOKENS.findall(text.lower())
