@@ -24,7 +24,7 @@ import os
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,15 +131,26 @@ REFLECT_LOG = "reflect.jsonl"
 """Beside the run's episodes: one line per periodic reflect, with what it wrote and what it refused and why."""
 
 
+def json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The JSON objects of a JSON-lines file with their line numbers; a line torn by a crash is logged and skipped."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except ValueError as exc:
+            log.warning("%s line %d is unreadable (%s); skipped", path, number, exc)
+            continue
+        if isinstance(data, dict):
+            yield number, data
+        else:
+            log.warning("%s line %d is not a JSON object; skipped", path, number)
+
+
 def reflect_summary(run_dir: Path) -> dict[str, Any]:
     """What the periodic reflects of a run did, from its :data:`REFLECT_LOG`: counts, and every refusal."""
     path = run_dir / REFLECT_LOG
-    lines: list[dict[str, Any]] = []
-    for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
-        try:
-            lines.append(json.loads(line))
-        except ValueError:  # a line torn by a crash
-            log.warning("%s: unreadable line skipped: %.80s", path, line)
+    lines = [data for _, data in json_lines(path)] if path.is_file() else []
     counted = ("insights_added", "insights_edited", "insights_removed", "reflections", "facts", "summaries")
     summary: dict[str, Any] = {"runs": len(lines), **{k: sum(len(r.get(k, [])) for r in lines) for k in counted}}
     summary.update(upvotes=sum(r.get("upvotes", 0) for r in lines), downvotes=sum(r.get("downvotes", 0) for r in lines),
@@ -178,14 +189,11 @@ class RunLog:
         log_ = cls(path)
         stamped: list[tuple[float, int, Episode]] = []
         for file in cls.files(path):
-            for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-                if not line.strip():
-                    continue
+            for number, data in json_lines(file):
                 try:
-                    data = json.loads(line)
                     logged_at = float(data.pop("logged_at", 0.0))
                     stamped.append((logged_at, len(stamped), Episode.from_dict(data)))
-                except (ValueError, TypeError, AttributeError) as exc:
+                except (ValueError, TypeError, AttributeError, KeyError) as exc:
                     log.warning("%s line %d is unreadable (%s); skipped", file, number, exc)
         log_.episodes = [episode for *_, episode in sorted(stamped, key=lambda item: item[:2])]
         return log_

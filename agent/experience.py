@@ -292,12 +292,12 @@ def retrieve_context(
                     continue
                 examples.append(line)
             elif kind is MemoryKind.FACT:
-                reward = meta.get("reward")
+                reward = _reward(hit.record)
                 action, enabled = str(meta.get("action", "")), str(meta.get("enabled") or "")
                 row = (hit.id, hit.record.text, action, _on_topic(action, enabled, in_view))
-                if meta.get("fatal") or (isinstance(reward, (int, float)) and reward < 0):
+                if meta.get("fatal") or reward < 0:
                     bad.append(row)
-                elif enabled or (isinstance(reward, (int, float)) and reward > 0):
+                elif enabled or reward > 0:
                     good.append(row)
                 continue
             elif kind is MemoryKind.INSIGHT:
