@@ -1,5 +1,5 @@
 """How-to facts: what a reply says an action did, applied where a game's instructions ask for it (pure logic,
-then real cookingworld games into a real bank: embedded Chroma and ledger, stand-in embedder)."""
+then real cookingworld games into a real bank: embedded Chroma, ledger and MiniLM embedder)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from agent.experience import experience_inputs, retrieve_context
 from agent.howto import HowTo, action_object, apply, how_done, instructed_objects, template_of
 from agent.trajectory import StepRecord
 from memory import MemoryBank, MemoryConfig, MemoryKind
+from tests.conftest import Embed
 from tests.fakes import ScriptedChatModel
-from tests.memory.fakes import hash_embed
 
 NS = "env:twx-cookingworld"
 RECIPE = ("Gather all following ingredients and follow the directions to prepare this tasty meal.\n\n"
@@ -71,11 +71,11 @@ def test_instructions_pick_the_way_and_rule_out_the_other_ways_of_processing() -
     assert apply(FACTS, "You are in the kitchen. You take the red potato.") == type(applied)()
 
 
-def test_real_recipes_teach_which_appliance_and_cut_a_new_recipe_asks_for(tmp_path: Path) -> None:
+def test_real_recipes_teach_which_appliance_and_cut_a_new_recipe_asks_for(tmp_path: Path, embed: Embed) -> None:
     # seeds 14, 16, 18: slice+grill (toaster), dice+fry (stove), chop+roast (oven); seed 33 asks to dice and fry
     # a purple potato, an ingredient none of them had
     with envs.make("twx-cookingworld", split="train", preset="easy") as env, \
-            MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:  # fmt: skip
+            MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=embed) as bank:  # fmt: skip
         for seed in (14, 16, 18):
             episode = replay_actions(env, seed)
             assert episode.success
@@ -111,10 +111,12 @@ def test_real_recipes_teach_which_appliance_and_cut_a_new_recipe_asks_for(tmp_pa
         assert hidden <= set(result.valid_actions) and not hidden & set(offered)
 
 
-def test_a_game_lost_in_the_wrong_appliance_still_teaches_what_that_appliance_does(tmp_path: Path) -> None:
+def test_a_game_lost_in_the_wrong_appliance_still_teaches_what_that_appliance_does(
+    tmp_path: Path, embed: Embed
+) -> None:
     # seed 0 asks to grill; the oven roasts the chicken wing and ends the game. Seed 18 asks to roast.
     with envs.make("twx-cookingworld", split="train", preset="easy") as env, \
-            MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:  # fmt: skip
+            MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=embed) as bank:  # fmt: skip
         lost = replay_actions(env, 0, ["take cookbook", "read cookbook", "open fridge", "take chicken wing",
                                      "cook chicken wing in oven"])  # fmt: skip
         assert lost.stop_reason == "terminated" and not lost.success
@@ -127,12 +129,12 @@ def test_a_game_lost_in_the_wrong_appliance_still_teaches_what_that_appliance_do
         assert '"roast the yellow potato" is done by: cook yellow potato in oven' in " ".join(context.facts)
 
 
-def test_how_an_ingredient_was_cooked_before_is_no_reason_to_cook_it_so_again(tmp_path: Path) -> None:
+def test_how_an_ingredient_was_cooked_before_is_no_reason_to_cook_it_so_again(tmp_path: Path, embed: Embed) -> None:
     # seed 13 fried a red hot pepper (stove); seed 502 asks to grill one (toaster). Nothing says how to cook it
     # before the recipe is read, nor after, where the stove fries, which is not asked (in a probe a fact about
     # the same pepper first forced the stove, then, only shown, led the model to it: the game was lost)
     with envs.make("twx-cookingworld", split="train", preset="easy") as env, \
-            MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:  # fmt: skip
+            MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=embed) as bank:  # fmt: skip
         bank.insert_many(experience_inputs(replay_actions(env, 13), NS, corrected=True))
         grill = replay_actions(env, 502, ["take cookbook", "read cookbook"])
         assert "red hot pepper" in grill.first_observation and "grill the red hot pepper" in grill.steps[1].observation
@@ -152,12 +154,12 @@ def test_how_an_ingredient_was_cooked_before_is_no_reason_to_cook_it_so_again(tm
         assert "cook red hot pepper in stove" in old.rewarded_actions  # as before how-to facts
 
 
-def test_processing_waits_for_the_instruction_that_names_the_object(tmp_path: Path) -> None:
+def test_processing_waits_for_the_instruction_that_names_the_object(tmp_path: Path, embed: Embed) -> None:
     # memory knows the three appliances (seeds 13, 14, 18); seed 502 asks to slice and grill a red hot pepper.
     # Holding the pepper before reading the recipe, no cooking is offered (in a probe the 1.5B model cooked it
     # in the oven at once and lost); after reading it, the toaster is
     with envs.make("twx-cookingworld", split="train", preset="easy") as env, \
-            MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:  # fmt: skip
+            MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=embed) as bank:  # fmt: skip
         for seed in (13, 14, 18):
             bank.insert_many(experience_inputs(replay_actions(env, seed), NS, corrected=True))
         played = replay_actions(env, 502, ["take red hot pepper"])
@@ -184,10 +186,10 @@ def test_processing_waits_for_the_instruction_that_names_the_object(tmp_path: Pa
         assert "cook red hot pepper in oven" in Actor(ScriptedChatModel()).options(bare)
 
 
-def test_a_real_win_keeps_the_knife_and_a_new_game_does_not_let_go_of_it(tmp_path: Path) -> None:
+def test_a_real_win_keeps_the_knife_and_a_new_game_does_not_let_go_of_it(tmp_path: Path, embed: Embed) -> None:
     # seed 500's gold path takes the knife (no points, no action names it) and slices the banana with it
     with envs.make("twx-cookingworld", split="train", preset="easy") as env, \
-            MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:  # fmt: skip
+            MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=embed) as bank:  # fmt: skip
         bank.insert_many(experience_inputs(replay_actions(env, 500), NS, corrected=True))
         played = replay_actions(env, 503, ["open cutlery drawer", "take knife"])
         seen = "\n".join([played.first_observation, *(s.observation for s in played.steps)])
@@ -219,11 +221,11 @@ def test_a_real_win_keeps_the_knife_and_a_new_game_does_not_let_go_of_it(tmp_pat
                        history=played.steps, context=off))  # fmt: skip
 
 
-def test_where_placing_never_paid_a_rewarded_take_is_not_put_away(tmp_path: Path) -> None:
+def test_where_placing_never_paid_a_rewarded_take_is_not_put_away(tmp_path: Path, embed: Embed) -> None:
     # cookingworld pays for taking the parsley, never for putting it anywhere; the bench's training put it in the
     # trash can. twc pays for taking the shirt and again for putting it in the wardrobe: there placing stays
     with envs.make("twx-cookingworld", split="train", preset="easy") as env, \
-            MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:  # fmt: skip
+            MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=embed) as bank:  # fmt: skip
         bank.insert_many(experience_inputs(replay_actions(env, 500), NS, corrected=True))
         played = replay_actions(env, 503)  # the gold path: it takes ingredients, and puts nothing anywhere
         taken = next(i for i, s in enumerate(played.steps) if s.action.startswith("take ") and s.reward > 0)
@@ -240,7 +242,7 @@ def test_where_placing_never_paid_a_rewarded_take_is_not_put_away(tmp_path: Path
                           valid_actions=[*puts, "open fridge"], history=history)  # fmt: skip
         assert Actor(ScriptedChatModel()).options(bare) == [*puts, "open fridge"]  # without memory: no such rule
     with envs.make("twx-twc", split="train", preset="easy") as twc, \
-            MemoryBank(MemoryConfig(path=tmp_path / "twc"), embed=hash_embed) as bank:  # fmt: skip
+            MemoryBank(MemoryConfig(path=tmp_path / "twc"), embed=embed) as bank:  # fmt: skip
         bank.insert_many(experience_inputs(replay_actions(twc, 0), "env:twx-twc", corrected=True))
         shirt = retrieve_context(bank, task="tidy up", observation="a clean brown shirt", namespace="env:twx-twc",
                                  kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
@@ -249,11 +251,11 @@ def test_where_placing_never_paid_a_rewarded_take_is_not_put_away(tmp_path: Path
                                     record=False).takes_are_kept  # fmt: skip
 
 
-def test_what_memory_only_saw_earn_is_tagged_when_offered_even_out_of_view(tmp_path: Path) -> None:
+def test_what_memory_only_saw_earn_is_tagged_when_offered_even_out_of_view(tmp_path: Path, embed: Embed) -> None:
     # the meal exists only once prepared, after the last retrieval: the bench's training prepared it and never ate
     # it. What the recipe decides (slicing, cooking an ingredient) and what ever lost stay untagged out of view
     with envs.make("twx-cookingworld", split="train", preset="easy") as env, \
-            MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:  # fmt: skip
+            MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=embed) as bank:  # fmt: skip
         won = replay_actions(env, 500)
         bank.insert_many(experience_inputs(won, NS, corrected=True))
         lost = replay_actions(env, 503, ["take cookbook", "read cookbook", "open cutlery drawer", "take knife",

@@ -1,4 +1,5 @@
-"""Fixtures of the memory tests: the shared embedder, a real ``chroma run`` server, and banks on both.
+"""Fixtures of the memory tests: a real ``chroma run`` server, and banks on it and embedded (the shared embedder
+is in ``tests/conftest.py``).
 
 The contract tests run every bank operation against an embedded ``PersistentClient`` in ``tmp_path`` and
 against a Chroma server started here on a free loopback port (stopped at the end of the session).
@@ -21,24 +22,6 @@ import pytest
 from memory import MemoryBank, MemoryConfig
 
 CHROMA = Path(sys.executable).parent / "chroma"
-
-
-@pytest.fixture(scope="session")
-def embed() -> Callable[[list[str]], np.ndarray]:
-    """The real MiniLM embedder, loaded once per session, with a cache (tests embed the same texts)."""
-    from memory.embeddings import Embedder
-
-    embedder = Embedder.shared()
-    cache: dict[str, np.ndarray] = {}
-
-    def cached(texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in cache]
-        if missing:
-            for t, v in zip(missing, embedder.embed(missing), strict=True):
-                cache[t] = v
-        return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
-
-    return cached
 
 
 def _free_port() -> int:
