@@ -21,7 +21,8 @@ def wilson(successes: int, n: int) -> tuple[float, float]:
     denom = 1 + Z95**2 / n
     centre = (p + Z95**2 / (2 * n)) / denom
     half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # exact at the edges: rounding gave 0.9999999999999999 for 10/10, an interval that misses its own rate
+    return (0.0 if successes == 0 else min(p, centre - half), 1.0 if successes == n else max(p, centre + half))
 
 
 def mean_ci(values: Sequence[float]) -> tuple[float, float, float]:
@@ -142,7 +143,8 @@ def learning_curve(
     for ax, (name, runs) in zip(axes[1:], panels, strict=True):
         xs = range(len(runs))
         heights = [r.success for r in runs]
-        errors = [[r.success - r.success_ci[0] for r in runs], [r.success_ci[1] - r.success for r in runs]]
+        errors = [[max(0.0, r.success - r.success_ci[0]) for r in runs],
+                  [max(0.0, r.success_ci[1] - r.success) for r in runs]]  # fmt: skip
         colours = ["lightgrey" if r.name == "random" else "tab:green" if r.name == "full" else "tab:blue" for r in runs]
         ax.bar(xs, heights, yerr=errors, capsize=3, color=colours)
         for x, r in zip(xs, runs, strict=True):
