@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from memory import MemoryBank, MemoryConfig
+from tests.conftest import Embed
 
 CHROMA = Path(sys.executable).parent / "chroma"
 
@@ -72,9 +72,7 @@ BankFactory = Callable[..., MemoryBank]
 
 
 @pytest.fixture(params=["embedded", "server"])
-def make_bank(
-    request: pytest.FixtureRequest, tmp_path: Path, embed: Callable[[list[str]], np.ndarray]
-) -> Iterator[BankFactory]:
+def make_bank(request: pytest.FixtureRequest, tmp_path: Path, embed: Embed) -> Iterator[BankFactory]:
     """Build banks on the embedded store or on the shared server (fresh collections per test)."""
     banks: list[MemoryBank] = []
     url = request.getfixturevalue("chroma_server") if request.param == "server" else None
@@ -94,7 +92,7 @@ def make_bank(
 
 
 @pytest.fixture
-def bank(tmp_path: Path, embed: Callable[[list[str]], np.ndarray]) -> Iterator[MemoryBank]:
+def bank(tmp_path: Path, embed: Embed) -> Iterator[MemoryBank]:
     """An embedded bank with a fixed clock at t0 = 1.7e9 (advance it with ``bank.clock_at[0] = ...``)."""
     now = [1_700_000_000.0]
     b = MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=embed, clock=lambda: now[0])
