@@ -24,7 +24,7 @@ import os
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from agent.experience import (
     write_reflection,
 )
 from agent.grounding import check_rule
+from agent.jsonl import json_lines
 from agent.prompting import MemoryContext
 from agent.trajectory import Episode
 from envs.base import Env
@@ -129,22 +130,6 @@ class Progress:
 
 REFLECT_LOG = "reflect.jsonl"
 """Beside the run's episodes: one line per periodic reflect, with what it wrote and what it refused and why."""
-
-
-def json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The JSON objects of a JSON-lines file with their line numbers; a line torn by a crash is logged and skipped."""
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except ValueError as exc:
-            log.warning("%s line %d is unreadable (%s); skipped", path, number, exc)
-            continue
-        if isinstance(data, dict):
-            yield number, data
-        else:
-            log.warning("%s line %d is not a JSON object; skipped", path, number)
 
 
 def reflect_summary(run_dir: Path) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 
 from agent.chat import ChatConfig, ChatSession, SimulatedClock, day_of, memory_dates, parse_when
 from agent.errors import UsageError
+from agent.jsonl import json_lines
 from envs.conversation import Conversation
 from memory import MemoryBank, MemoryConfig, RetrievedMemory
 from memory.scoring import DAY
@@ -91,16 +92,24 @@ def exchanges(conversation: Conversation, day: int) -> list[tuple[str, str, str]
     return out
 
 
+ANSWER_KEYS = ("user", "question", "answer", "error", "memories", "first_token_s", "seconds")
+"""What every line of ``answers.jsonl`` holds (the summary reads them all)."""
+
+
 def _answered(path: Path) -> set[tuple[str, str]]:
-    done: set[tuple[str, str]] = set()
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-                done.add((row["user"], row["question"]))
-            except (ValueError, KeyError, TypeError):
-                log.warning("skipping an unreadable line of %s", path)
-    return done
+    """(user, question) of every answer already in ``path``."""
+    return {(row["user"], row["question"]) for row in _rows(path)}
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    """The answers recorded in ``path`` (none when it does not exist); torn or incomplete lines are skipped."""
+    rows = []
+    for number, row in json_lines(path) if path.is_file() else ():
+        if all(key in row for key in ANSWER_KEYS):
+            rows.append(row)
+        else:
+            log.warning("%s line %d lacks some of %s; skipped", path, number, ", ".join(ANSWER_KEYS))
+    return rows
 
 
 def _memory_row(session: ChatSession, hit: RetrievedMemory) -> dict[str, Any]:
@@ -198,7 +207,7 @@ def run_memorybank_eval(
 
 def summarise(answers_path: Path, per_user: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
     """Coverage figures over every answer in ``answers.jsonl`` (this run's and earlier ones')."""
-    rows = [json.loads(line) for line in answers_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = _rows(answers_path)
     users = {r["user"] for r in rows}
     answered = [r for r in rows if r["error"] is None and r["answer"].strip()]
     used = [len(r["memories"]) for r in rows]
