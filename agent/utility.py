@@ -63,10 +63,11 @@ def paired_with_none(by_ablation: Mapping[str, Sequence[Episode]]) -> list[Paire
         helped = sum(not b.success and e.success for b, e in pairs)
         hurt = sum(b.success and not e.success for b, e in pairs)
         delta = sum(e.score - b.score for b, e in pairs) / len(pairs) if pairs else 0.0
+        p = float(f"{sign_test(helped, hurt):.4g}")  # significant digits: 17 helped, 0 hurt is 7.6e-06, not 0
         out.append(Paired(name=name, tasks=len(pairs), helped=helped, hurt=hurt,
                           both_solved=sum(b.success and e.success for b, e in pairs),
                           both_failed=sum(not b.success and not e.success for b, e in pairs),
-                          score_delta=round(delta, 4), sign_test_p=round(sign_test(helped, hurt), 4)))  # fmt: skip
+                          score_delta=round(delta, 4), sign_test_p=p))  # fmt: skip
     return out
 
 
@@ -97,8 +98,13 @@ def paired_table(rows: Sequence[Mapping[str, Any]], title: str) -> str:
     lines = [f"#### {title}", "", header, "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['name']} | {r['tasks']} | {r['helped']} | {r['hurt']} | {r['both_solved']} | "
-                     f"{r['both_failed']} | {r['score_delta']:+.2f} | {r['sign_test_p']:.3f} |")  # fmt: skip
+                     f"{r['both_failed']} | {r['score_delta']:+.2f} | {_p_value(r['sign_test_p'])} |")  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def _p_value(p: float) -> str:
+    """``p`` to three decimals, or "<0.001" (17 helped and none hurt is p = 8e-6, not 0)."""
+    return "<0.001" if p < 0.0005 else f"{p:.3f}"
 
 
 def credit_table(kinds: Mapping[str, Mapping[str, Any]]) -> str:

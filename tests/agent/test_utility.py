@@ -36,6 +36,13 @@ def test_paired_with_none_counts_task_by_task() -> None:
     assert "| full | 4 | 2 | 1 | 1 | 0 | +0.25 | 1.000 |" in table
 
 
+def test_a_tiny_p_value_is_not_printed_as_zero() -> None:
+    none, full = [ep(s, False) for s in range(17)], [ep(s, True) for s in range(17)]
+    (row,) = paired_with_none({"none": none, "full": full})
+    assert 0 < row.sign_test_p < 1e-4
+    assert "| full | 17 | 17 | 0 | 0 | 0 | +1.00 | <0.001 |" in paired_table([row.to_dict()], "t")
+
+
 def test_credit_names_useful_and_useless_memories(tmp_path: Path) -> None:
     with MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:
         good = bank.insert("put the milk in the fridge: accepted", MemoryKind.FACT, "env:x")
