@@ -21,6 +21,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
+from agent.analogy import analogous
 from agent.errors import ModelOutputError
 from agent.howto import action_object, fits
 from agent.llm.structured import complete_json
@@ -77,6 +78,10 @@ class ActorConfig(BaseModel):
     of what earlier wins held to the end (``MemoryContext.kept_objects``), unless memory says they earned
     points: after "prepare meal" (points) the 1.5B model put the meal in the dishwasher instead of eating it;
     it took the knife and put it down again, and slicing was no longer offered."""
+    place_by_analogy: bool = True
+    """With ``follow_memory``: when no action memory knows is offered, put an object memory never placed where an
+    alike object earned points (:mod:`agent.analogy`: "dirty white blazer" where "dirty brown blazer" went),
+    without asking the model (``Decision.source == "analogy"``). Such actions are also tagged in the list."""
     pin_found: bool = True
     """Keep the steps that brought new things into view (a recipe, a fridge's contents) in the prompt after
     they leave the window of recent steps (``ActorState.found``)."""
@@ -89,8 +94,9 @@ class Decision:
     action: str
     thought: str = ""
     source: str = "model"
-    """``model``, ``matched`` (nearest valid action), ``fallback`` (reply unusable) or ``memory`` (what earned
-    points in similar tasks, taken without the model: ``ActorConfig.follow_memory``)."""
+    """``model``, ``matched`` (nearest valid action), ``fallback`` (reply unusable), ``memory`` (what earned
+    points in similar tasks, taken without the model: ``ActorConfig.follow_memory``) or ``analogy`` (a placing
+    like one that earned points: ``ActorConfig.place_by_analogy``)."""
     error: str = ""
     input_tokens: int = 0
     output_tokens: int = 0
@@ -249,6 +255,7 @@ class Actor:
         for step in state.history:
             outcome[step.action] = min(outcome.get(step.action, step.reward), step.reward)
         rewarded, penalised = state.context.rewarded_actions, state.context.penalised_actions
+        alike = set(self._alike(state, shown)) - penalised
         untried = [a for a in shown if a not in outcome]
         # memory ranks the list: what earned reward in similar tasks first, what lost points last
         turn: dict[str, int] = {}
@@ -258,13 +265,15 @@ class Actor:
                 verb = verb_of(action)
                 turn[action] = per_verb[verb]
                 per_verb[verb] += 1
-        untried.sort(key=lambda a: (0 if a in rewarded else 2 if a in penalised else 1, turn.get(a, 0)))
+        untried.sort(key=lambda a: (0 if a in rewarded or a in alike else 2 if a in penalised else 1, turn.get(a, 0)))
         done = [a for a in shown if a in outcome]
         lines = []
         for action in untried + done:
             tags = []
             if action in rewarded:
                 tags.append("worked in similar tasks")
+            elif action in alike:
+                tags.append("a like object went there in similar tasks")
             elif action in penalised:
                 tags.append("failed in similar tasks")
             if action in outcome:
@@ -297,6 +306,9 @@ class Actor:
         known = self.known_good(state)
         if known is not None:
             return Decision(action=known, thought="Memory: this earned points in similar tasks.", source="memory")
+        alike = self.alike_good(state)
+        if alike is not None:
+            return Decision(action=alike, thought="Memory: a like object earned points there.", source="analogy")
         messages = self.messages(state)
         key = "action" if state.valid_actions else "answer"
         try:
@@ -324,6 +336,18 @@ class Actor:
             return None
         tried = {step.action for step in state.history}
         return next((a for a in self.options(state) if a in state.context.rewarded_actions and a not in tried), None)
+
+    def alike_good(self, state: ActorState) -> str | None:
+        """The first offered untried placing of an object like one memory placed there (``place_by_analogy``)."""
+        if not self.config.follow_memory or not self.config.place_by_analogy:
+            return None
+        tried = {step.action for step in state.history}
+        return next((a for a in self._alike(state, self.options(state)) if a not in tried), None)
+
+    def _alike(self, state: ActorState, shown: Sequence[str]) -> list[str]:
+        """The actions of ``shown`` :func:`agent.analogy.analogous` to what memory says earned points."""
+        rewarded = state.context.rewarded_actions
+        return analogous(shown, rewarded) if self.config.place_by_analogy and rewarded else []
 
     def _fallback(self, state: ActorState, error: str, key: str) -> Decision:
         log.warning("actor fallback: %s", error)

@@ -70,6 +70,8 @@ class Counters:
     """Retrievals after the first, made when a step brought new things into view."""
     memory_actions: int = 0
     """Steps taken from memory without the model (an untried action that earned points in similar tasks)."""
+    analogy_actions: int = 0
+    """Steps taken from memory by analogy without the model (an object placed where an alike one earned points)."""
 
     def add(self, other: Counters) -> None:
         """Add another episode's counters to these."""

@@ -308,6 +308,27 @@ def test_what_memory_says_earned_points_is_taken_without_the_model() -> None:
         assert "- take chicken wing (worked in similar tasks)" in fake.prompts[1]
 
 
+def test_an_object_like_one_memory_placed_goes_where_that_one_earned_points(twc: envs.Env) -> None:
+    # twc seed 3: the dirty teal dress goes in the laundry basket; memory placed only a dirty brown dress there,
+    # and a clean teal dress in the wardrobe (another state: no analogy)
+    known = frozenset({"put dirty brown dress in laundry basket", "put clean teal dress in wardrobe"})
+    fake = ScriptedChatModel().enqueue(reply("take dirty teal dress"))
+    episode = run_episode(twc, Actor(fake), seed=3, context=MemoryContext(rewarded_actions=known), max_steps=4)
+    assert [s.action for s in episode.steps] == ["take dirty teal dress", "put dirty teal dress in laundry basket"]
+    assert [s.source for s in episode.steps] == ["model", "analogy"]
+    assert episode.success and episode.counters.analogy_actions == 1 and len(fake.prompts) == 1
+    # off: the model chooses, and the list tags and ranks the placing
+    fake = ScriptedChatModel().enqueue(*[reply(a) for a in ["take dirty teal dress", "put dirty teal dress in bench"]])
+    actor = Actor(fake, ActorConfig(place_by_analogy=False))
+    episode = run_episode(twc, actor, seed=3, context=MemoryContext(rewarded_actions=known), max_steps=2)
+    assert [s.source for s in episode.steps] == ["model", "model"] and episode.counters.analogy_actions == 0
+    fake = ScriptedChatModel().enqueue(*[reply(a) for a in ["take dirty teal dress", "put dirty teal dress in bench"]])
+    run_episode(twc, Actor(fake, ActorConfig(follow_memory=False)), seed=3,
+                context=MemoryContext(rewarded_actions=known), max_steps=2)  # fmt: skip
+    listed = fake.prompts[1].split("- ", 1)[1]
+    assert listed.startswith("put dirty teal dress in laundry basket (a like object went there in similar tasks)")
+
+
 def test_closing_what_was_opened_changes_nothing_and_closing_goes_idle() -> None:
     # each "close" returns to a state seen before: after three, "close fridge" is no longer offered, while
     # "open" (each opening reached new actions) still is
