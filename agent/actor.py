@@ -303,12 +303,9 @@ class Actor:
 
     def act(self, state: ActorState) -> Decision:
         """Choose the next action (or answer). Model mistakes come back as a ``fallback`` decision."""
-        known = self.known_good(state)
+        known = self.from_memory(state)
         if known is not None:
-            return Decision(action=known, thought="Memory: this earned points in similar tasks.", source="memory")
-        alike = self.alike_good(state)
-        if alike is not None:
-            return Decision(action=alike, thought="Memory: a like object earned points there.", source="analogy")
+            return known
         messages = self.messages(state)
         key = "action" if state.valid_actions else "answer"
         try:
@@ -330,19 +327,20 @@ class Actor:
             decision.source = "matched"
         return decision
 
-    def known_good(self, state: ActorState) -> str | None:
-        """The first offered untried action memory says earned points in similar tasks (``follow_memory``)."""
-        if not self.config.follow_memory or not state.context.rewarded_actions:
+    def from_memory(self, state: ActorState) -> Decision | None:
+        """The first offered untried action memory says earned points in similar tasks (``follow_memory``), else
+        the first placing of an object like one memory placed there (``place_by_analogy``); None: ask the model."""
+        if not self.config.follow_memory:
             return None
         tried = {step.action for step in state.history}
-        return next((a for a in self.options(state) if a in state.context.rewarded_actions and a not in tried), None)
-
-    def alike_good(self, state: ActorState) -> str | None:
-        """The first offered untried placing of an object like one memory placed there (``place_by_analogy``)."""
-        if not self.config.follow_memory or not self.config.place_by_analogy:
-            return None
-        tried = {step.action for step in state.history}
-        return next((a for a in self._alike(state, self.options(state)) if a not in tried), None)
+        untried = [a for a in self.options(state) if a not in tried]
+        known = next((a for a in untried if a in state.context.rewarded_actions), None)
+        if known is not None:
+            return Decision(action=known, thought="Memory: this earned points in similar tasks.", source="memory")
+        alike = next(iter(self._alike(state, untried)), None)
+        if alike is not None:
+            return Decision(action=alike, thought="Memory: a like object earned points there.", source="analogy")
+        return None
 
     def _alike(self, state: ActorState, shown: Sequence[str]) -> list[str]:
         """The actions of ``shown`` :func:`agent.analogy.analogous` to what memory says earned points."""
