@@ -27,7 +27,7 @@ from agent.howto import action_object, fits
 from agent.llm.structured import complete_json
 from agent.prompting import MemoryContext, load_prompts, memory_block, pack
 from agent.trajectory import NON_INFORMATIVE, StepRecord
-from envs.shortlist import PLACING, TAKING, verb_of
+from envs.shortlist import PLACING, TAKING, after_verb, verb_of
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +148,9 @@ def spent_actions(history: Sequence[StepRecord]) -> set[str]:
     earned = {step.action for step in history if step.reward > 0}
     spent: set[str] = set()
     for action, i in last.items():
-        obj = action.partition(" ")[2]
+        obj = after_verb(action)
         if action in earned or (taken[action] < 2 and obj and any(
-                s.action != action and s.action.partition(" ")[2] == obj for s in history[i + 1 :])):  # fmt: skip
+                s.action != action and after_verb(s.action) == obj for s in history[i + 1 :])):  # fmt: skip
             continue
         spent.add(action)
     return spent

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from envs.shortlist import PLACING, verb_of
+from envs.shortlist import PLACING, after_verb, verb_of
 
 STATE_WORDS = frozenset(
     {"dirty", "clean", "wet", "dry", "rotten", "fresh", "used", "new", "old", "raw", "cooked", "empty", "full",
@@ -38,11 +38,10 @@ class Placing(NamedTuple):
 def placing(action: str) -> Placing | None:
     """("put", "dirty white blazer", "laundry basket") of "put dirty white blazer in laundry basket"; None for
     an action that does not place an object somewhere."""
-    low = " ".join(action.lower().split())
-    verb = verb_of(low)
+    verb = verb_of(action)
     if verb not in PLACING:
         return None
-    parts = re.split(r" (?:in|on|into|onto) ", low[len(verb) :].strip(), maxsplit=1)
+    parts = re.split(r" (?:in|on|into|onto) ", after_verb(action), maxsplit=1)
     return Placing(verb, parts[0], parts[1]) if len(parts) == 2 and all(parts) else None
 
 

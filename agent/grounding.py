@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from agent.howto import action_object
-from envs.shortlist import verb_of
+from envs.shortlist import after_verb, verb_of
 from memory.base import MemoryRecord
 
 _TOKENS = re.compile(r"[a-z0-9][a-z0-9'-]*|[^\sa-z0-9]")
@@ -60,7 +60,7 @@ def untaken_action(text: str, actions: Sequence[str], mentioned: Iterable[str] =
     A thing matches an action's object by its last word ("take the wing" is ``take chicken wing``)."""
     done = {(verb_of(a), action_object(a)) for a in actions if " " in a}
     verbs = {verb for verb, _ in done}
-    known = set(mentioned) | {w for a in actions for w in _TOKENS.findall(a.partition(" ")[2])}
+    known = set(mentioned) | {w for a in actions for w in _TOKENS.findall(after_verb(a))}
     tokens = _TOKENS.findall(text.lower())
     for index, token in enumerate(tokens):
         if token not in verbs:

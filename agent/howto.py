@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from envs.shortlist import verb_of
+from envs.shortlist import after_verb, verb_of
 
 _ARTICLES = r"(?:the |some |a |an )"
 _ARTICLE = _ARTICLES + "?"
@@ -38,11 +38,9 @@ def _instruction_line(verb: str, article: str) -> str:
 
 
 def action_object(action: str) -> str:
-    """The object of an action: the words after its verb (:func:`envs.shortlist.verb_of`), before " in "/
+    """The object of an action: the words after its verb (:func:`envs.shortlist.after_verb`), before " in "/
     " on "/" with "… ("cook pork chop in toaster" → "pork chop", "pick up seed" → "seed")."""
-    low = " ".join(action.lower().split())
-    rest = low[len(verb_of(low)) :]
-    return re.split(r" (?:in|on|into|from|with|to) ", rest, maxsplit=1)[0].strip()
+    return re.split(r" (?:in|on|into|onto|from|with|to) ", after_verb(action), maxsplit=1)[0].strip()
 
 
 def how_done(action: str, reply: str) -> str:

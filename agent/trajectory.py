@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from agent.howto import action_object
-from envs.shortlist import PLACING, TAKING, verb_of
+from envs.shortlist import PLACING, TAKING, after_verb, verb_of
 
 # Actions that only show the state again; they carry no lesson and are left out of memories.
 NON_INFORMATIVE = frozenset({"look around", "look", "inventory", "examine room", "wait", "wait1"})
@@ -122,8 +122,8 @@ class Episode:
 
         "open fridge" before "put white onion in fridge" (rewarded): the first earned nothing, yet the
         second needed it. For each rewarded action, the nearest earlier unrewarded step on each object
-        (the words after its verb) that appears in it counts ("close fridge" before a later "open fridge"
-        does not); look/inventory never do.
+        (the words after its verb phrase: "pick up seed" is on "seed") that appears in it counts ("close
+        fridge" before a later "open fridge" does not); look/inventory never do.
         """
         enabled: dict[int, str] = {}
         for j, step in enumerate(self.steps):
@@ -132,9 +132,9 @@ class Episode:
             objects: set[str] = set()  # the nearest step on an object is its last state change
             for i in range(j - 1, -1, -1):
                 before = self.steps[i]
-                _, _, obj = before.action.partition(" ")
+                obj = after_verb(before.action)
                 useless = before.reward != 0 or before.invalid or before.action.lower() in NON_INFORMATIVE
-                if not obj or useless or obj in objects or not re.search(rf"\b{re.escape(obj)}\b", step.action):
+                if not obj or useless or obj in objects or not re.search(rf"\b{re.escape(obj)}\b", step.action.lower()):
                     continue
                 objects.add(obj)
                 enabled.setdefault(i, step.action)

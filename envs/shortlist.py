@@ -135,6 +135,13 @@ def verb_of(action: str) -> str:
     return low.split(" ", 1)[0] if low else ""
 
 
+def after_verb(action: str) -> str:
+    """The words of ``action`` after its verb phrase (:func:`verb_of`), lower-cased: "pick up seed" → "seed",
+    "put white onion in fridge" → "white onion in fridge", "look around" → ""."""
+    low = " ".join(action.lower().split())
+    return low[len(verb_of(low)) :].strip()
+
+
 NAVIGATION = frozenset({"go to", "teleport to", "move east", "move west", "move north", "move south"})
 """Verb phrases that move the agent; they get a small bonus because most tasks need walking somewhere."""
 PLACING = frozenset({"put", "put down", "drop", "place", "insert"})
@@ -161,9 +168,7 @@ def score_actions(actions: Sequence[str], *, task: str, observation: str) -> lis
         One score per action, in the same order.
     """
     verbs = [verb_of(a) for a in actions]
-    objects = [
-        set(tokens(" ".join(a.lower().split())[len(v) :])) for a, v in zip(actions, verbs, strict=True)
-    ]
+    objects = [set(tokens(after_verb(a))) for a in actions]
     df: Counter[str] = Counter()
     for toks in objects:
         df.update(toks)

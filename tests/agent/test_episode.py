@@ -187,6 +187,8 @@ def test_an_action_whose_object_changed_since_is_not_spent() -> None:
     assert spent_actions(steps(("open trash can", 1), ("close trash can", 0), ("open trash can", 0))) == set()
     assert spent_actions(steps(("take tissue", 1), ("put tissue in sink", -1), ("inventory", 0))) == {
         "put tissue in sink", "inventory"}  # fmt: skip
+    # the object is what follows the verb phrase: "look at seed" is on the seed that was picked up since
+    assert spent_actions(steps(("look at seed", 0), ("pick up seed", 0))) == {"pick up seed"}
 
 
 def test_what_a_step_earned_is_not_undone() -> None:

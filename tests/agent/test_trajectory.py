@@ -27,6 +27,11 @@ def test_the_last_step_on_the_target_enabled_the_rewarded_action() -> None:
     assert episode.essential_actions() == ["take white onion", "open fridge", "put white onion in fridge"]
 
 
+def test_a_step_with_a_two_word_verb_enables_by_its_object() -> None:
+    episode = _episode(("look around", 0.0), ("pick up seed", 0.0), ("move seed to flower pot", 1.0))
+    assert episode.enabling_steps() == {1: "move seed to flower pot"}
+
+
 def test_memories_of_a_solved_episode_skip_its_detours_and_credit_enablers() -> None:
     items = experience_inputs(_episode(*KITCHEN), "env:twx-twc")
     experience = next(i for i in items if i.kind is MemoryKind.EXPERIENCE)

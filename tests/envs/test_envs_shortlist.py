@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from envs.shortlist import shortlist_actions, verb_of
+from envs.shortlist import after_verb, shortlist_actions, verb_of
 
 ACTIONS = (
     [f"move {o} to {d}" for o in ("picture", "orange", "chair") for d in ("kitchen", "hallway", "bedroom")]
@@ -21,6 +21,12 @@ def test_verb_of() -> None:
     assert verb_of("pick up red box") == "pick up"
     assert verb_of("focus on air") == "focus on"
     assert verb_of("frobnicate x") == "frobnicate"
+
+
+def test_after_verb_skips_a_two_word_verb_phrase() -> None:
+    assert after_verb("Pick  up red box") == "red box"
+    assert after_verb("put white onion in fridge") == "white onion in fridge"
+    assert after_verb("look around") == "" and after_verb("") == ""
 
 
 def test_shortlist_is_relevant_capped_and_deterministic() -> None:
