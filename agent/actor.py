@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from agent.analogy import analogous
 from agent.errors import ModelOutputError
 from agent.howto import action_object, fits
+from agent.likeness import guess
 from agent.llm.structured import complete_json
 from agent.prompting import MemoryContext, load_prompts, memory_block, pack
 from agent.trajectory import NON_INFORMATIVE, StepRecord
@@ -82,6 +83,10 @@ class ActorConfig(BaseModel):
     """With ``follow_memory``: when no action memory knows is offered, put an object memory never placed where an
     alike object earned points (:mod:`agent.analogy`: "dirty white blazer" where "dirty brown blazer" went),
     without asking the model (``Decision.source == "analogy"``). Such actions are also tagged in the list."""
+    place_by_likeness: bool = True
+    """With ``follow_memory``: when neither a known nor an alike placing is offered, put an object being held
+    where memory put the objects most like it, best first, opening a closed place first (:mod:`agent.likeness`:
+    the white tuna where the chicken leg went), without asking the model (``Decision.source == "likeness"``)."""
     pin_found: bool = True
     """Keep the steps that brought new things into view (a recipe, a fridge's contents) in the prompt after
     they leave the window of recent steps (``ActorState.found``)."""
@@ -96,7 +101,8 @@ class Decision:
     source: str = "model"
     """``model``, ``matched`` (nearest valid action), ``fallback`` (reply unusable), ``memory`` (what earned
     points in similar tasks, taken without the model: ``ActorConfig.follow_memory``) or ``analogy`` (a placing
-    like one that earned points: ``ActorConfig.place_by_analogy``)."""
+    like one that earned points: ``ActorConfig.place_by_analogy``) or ``likeness`` (a placing, or opening its
+    place, where memory put the most alike objects: ``ActorConfig.place_by_likeness``)."""
     error: str = ""
     input_tokens: int = 0
     output_tokens: int = 0
@@ -329,7 +335,8 @@ class Actor:
 
     def from_memory(self, state: ActorState) -> Decision | None:
         """The first offered untried action memory says earned points in similar tasks (``follow_memory``), else
-        the first placing of an object like one memory placed there (``place_by_analogy``); None: ask the model."""
+        the first placing of an object like one memory placed there (``place_by_analogy``), else a step towards
+        placing a held object where memory put the most alike ones (``place_by_likeness``); None: ask the model."""
         if not self.config.follow_memory:
             return None
         tried = {step.action for step in state.history}
@@ -340,6 +347,10 @@ class Actor:
         alike = next(iter(self._alike(state, untried)), None)
         if alike is not None:
             return Decision(action=alike, thought="Memory: a like object earned points there.", source="analogy")
+        likeness = state.context.likeness
+        guessed = guess(likeness, untried) if self.config.place_by_likeness and likeness else None
+        if guessed is not None:
+            return Decision(action=guessed, thought="Memory: the most alike objects went there.", source="likeness")
         return None
 
     def _alike(self, state: ActorState, shown: Sequence[str]) -> list[str]:

@@ -110,13 +110,14 @@ def random_episode(env: Env, seed: int, rng: random.Random) -> Episode:
 _AS_BEFORE: dict[str, dict[str, Any]] = {
     "evolution": {"recalls": 0, "howtos": False, "kept": False, "check_rules": False},
     "actor": {"pin_found": False, "mix_verbs": False, "hide_idle_verbs": False, "keep_earned": False,
-              "follow_memory": False, "place_by_analogy": False},
+              "follow_memory": False, "place_by_analogy": False,
+              "place_by_likeness": False},
 }
 """Options added since benches were first saved whose default changes how a bench plays, with the value that
 reproduces how a bench saved without them played (before them, memory was retrieved once per episode, only
 the recent steps were shown, untried actions were listed in the environment's order, no verb was idle, no
 how-to fact was applied, no kept fact was written or applied, no rule was checked against its evidence's
-actions, nothing earned was kept from being undone and the model chose every action, none by analogy)."""
+actions, nothing earned was kept from being undone and the model chose every action, none by analogy or likeness)."""
 
 
 def _missing_since(data: dict[str, Any]) -> dict[str, dict[str, Any]]:

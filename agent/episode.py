@@ -162,6 +162,8 @@ def run_episode(
             counters.memory_actions += 1
         elif decision.source == "analogy":
             counters.analogy_actions += 1
+        elif decision.source == "likeness":
+            counters.likeness_actions += 1
         if loop_control and valid and _no_effect(episode.steps, decision.action, observation):
             replacement = pick_untried(shown or valid, episode.steps, context.rewarded_actions)
             if replacement is not None:

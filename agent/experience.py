@@ -29,6 +29,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from agent import howto
 from agent.errors import UsageError
+from agent.likeness import Likeness
 from agent.llm.structured import complete_json
 from agent.prompting import MemoryContext, load_prompts
 from agent.trajectory import Episode, content_words
@@ -344,7 +345,8 @@ def retrieve_context(
     # an action memory saw both earn and lose is tagged neither, unless this game's instructions decide; one it
     # only saw earn is tagged whenever offered, on topic at this retrieval or not (the meal exists once prepared,
     # after the last retrieval: training prepared it and never ate it)
-    rewarded |= _earned_anywhere(standing)
+    earned = _earned_anywhere(standing)
+    rewarded |= earned
     good_now = (rewarded - penalised - applied.unasked) | applied.asked | (set(held.values()) - penalised)
     bad_now = (penalised - rewarded - applied.asked) | applied.unasked
     return MemoryContext(
@@ -353,6 +355,7 @@ def retrieve_context(
         penalised_actions=frozenset(bad_now | set(avoid)), memory_ids=tuple(dict.fromkeys(ids)),
         waiting_templates=applied.instructed_templates, kept_objects=frozenset(held),
         takes_are_kept=kept and _placing_never_paid(standing),
+        likeness=Likeness(earned - set(avoid), bank.embed) if earned else None,
     )  # fmt: skip
 
 

@@ -6,11 +6,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from memory.tokens import count_tokens, truncate_to_tokens
+
+if TYPE_CHECKING:
+    from agent.likeness import Likeness
 
 
 @lru_cache(maxsize=8)
@@ -73,6 +76,9 @@ class MemoryContext:
     """Memory knows actions that earned points in these tasks, and no placing among them (cookingworld pays for
     taking an ingredient, never for putting it anywhere): what a step earned points taking is not let go of
     (``ActorConfig.keep_earned``). False without memory, and where placing pays (twc)."""
+    likeness: Likeness | None = None
+    """Where memory placed which objects, to rank places for an object it cannot place (``ActorConfig.
+    place_by_likeness``); None without facts."""
     memory_ids: tuple[str, ...] = ()
     """Ids of every memory above (for the feedback hook)."""
     meta: dict[str, Any] = field(default_factory=dict)

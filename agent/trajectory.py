@@ -72,6 +72,8 @@ class Counters:
     """Steps taken from memory without the model (an untried action that earned points in similar tasks)."""
     analogy_actions: int = 0
     """Steps taken from memory by analogy without the model (an object placed where an alike one earned points)."""
+    likeness_actions: int = 0
+    """Steps taken without the model towards placing an object where memory put the most alike objects."""
 
     def add(self, other: Counters) -> None:
         """Add another episode's counters to these."""

@@ -11,6 +11,7 @@ from langchain_core.messages import BaseMessage
 import envs
 from agent.actor import Actor, ActorConfig, ActorState, nearest_action
 from agent.episode import _cycling, run_episode
+from agent.likeness import Embed, Likeness
 from agent.prompting import MemoryContext
 from agent.trajectory import Episode, StepRecord
 from tests.fakes import ScriptedChatModel
@@ -329,6 +330,23 @@ def test_an_object_like_one_memory_placed_goes_where_that_one_earned_points(twc:
                 context=MemoryContext(rewarded_actions=known), max_steps=2)  # fmt: skip
     listed = fake.prompts[1].split("- ", 1)[1]
     assert listed.startswith("put dirty teal dress in laundry basket (a like object went there in similar tasks)")
+
+
+def test_an_object_memory_cannot_place_goes_where_the_most_alike_ones_went(twc: envs.Env, embed: Embed) -> None:
+    # twc seed 500: the white tuna goes in the fridge, which is closed; memory placed no tuna but a chicken leg
+    # there, a wooden spoon in the cutlery drawer and a long coat on the coat hanger (real MiniLM vectors)
+    earned = ["put chicken leg in fridge", "put wooden spoon in cutlery drawer", "put long coat in coat hanger"]
+    context = MemoryContext(likeness=Likeness(earned, embed))
+    fake = ScriptedChatModel().enqueue(reply("take white tuna"))
+    episode = run_episode(twc, Actor(fake), seed=500, context=context, max_steps=4)
+    assert [s.action for s in episode.steps] == ["take white tuna", "open fridge", "put white tuna in fridge"]
+    assert [s.source for s in episode.steps] == ["model", "likeness", "likeness"]
+    assert episode.success and episode.counters.likeness_actions == 2 and len(fake.prompts) == 1
+    # off: the model chooses
+    fake = ScriptedChatModel().enqueue(*[reply(a) for a in ["take white tuna", "put white tuna in counter"]])
+    episode = run_episode(twc, Actor(fake, ActorConfig(place_by_likeness=False)), seed=500, context=context,
+                          max_steps=2)  # fmt: skip
+    assert [s.source for s in episode.steps] == ["model", "model"] and episode.counters.likeness_actions == 0
 
 
 def test_closing_what_was_opened_changes_nothing_and_closing_goes_idle() -> None:

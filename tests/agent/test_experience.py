@@ -64,6 +64,12 @@ def test_facts_that_earned_points_are_not_crowded_out_by_losses(tmp_path: Path) 
         retrieve_context(bank, task="Tidy up.", observation=OBSERVATION, namespace=NS, kinds=(MemoryKind.FACT,),
                          record=False)  # fmt: skip
         assert {r.id: r.recall_count for r in bank.memories(namespace=NS)} == counts
+        # the placings memory only saw earn rank places for objects it cannot place; none without facts
+        assert context.likeness is not None and context.likeness.placed == {
+            "used tissue": {"trash can"}, "brush": {"bathroom cabinet"}}  # fmt: skip
+        notes_only = retrieve_context(bank, task="Tidy up.", observation=OBSERVATION, namespace=NS,
+                                      kinds=(MemoryKind.REFLECTION,), record=False)  # fmt: skip
+        assert notes_only.likeness is None
 
 
 def test_an_action_memory_saw_both_earn_and_end_a_game_is_shown_but_not_tagged(tmp_path: Path) -> None:
