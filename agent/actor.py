@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from agent.analogy import analogous
 from agent.errors import ModelOutputError
 from agent.howto import action_object, fits
-from agent.likeness import guess
+from agent.likeness import guess, take_back
 from agent.llm.structured import complete_json
 from agent.prompting import MemoryContext, load_prompts, memory_block, pack
 from agent.trajectory import NON_INFORMATIVE, StepRecord
@@ -340,7 +340,8 @@ class Actor:
         if not self.config.follow_memory:
             return None
         tried = {step.action for step in state.history}
-        untried = [a for a in self.options(state) if a not in tried]
+        options = self.options(state)
+        untried = [a for a in options if a not in tried]
         known = next((a for a in untried if a in state.context.rewarded_actions), None)
         if known is not None:
             return Decision(action=known, thought="Memory: this earned points in similar tasks.", source="memory")
@@ -348,7 +349,14 @@ class Actor:
         if alike is not None:
             return Decision(action=alike, thought="Memory: a like object earned points there.", source="analogy")
         likeness = state.context.likeness
-        guessed = guess(likeness, untried) if self.config.place_by_likeness and likeness else None
+        if not (self.config.place_by_likeness and likeness):
+            return None
+        last = state.history[-1] if state.history else None
+        if last is not None and last.source == "likeness" and last.reward < 0:  # a wrong guess: take it back
+            back = take_back(last.action, options)
+            if back is not None:
+                return Decision(action=back, thought="Memory: not there; take it again.", source="likeness")
+        guessed = guess(likeness, untried)
         if guessed is not None:
             return Decision(action=guessed, thought="Memory: the most alike objects went there.", source="likeness")
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from langchain_core.messages import BaseMessage
 
@@ -347,6 +348,24 @@ def test_an_object_memory_cannot_place_goes_where_the_most_alike_ones_went(twc: 
     episode = run_episode(twc, Actor(fake, ActorConfig(place_by_likeness=False)), seed=500, context=context,
                           max_steps=2)  # fmt: skip
     assert [s.source for s in episode.steps] == ["model", "model"] and episode.counters.likeness_actions == 0
+
+
+def test_a_wrong_guess_is_taken_back_and_the_next_place_tried(twc: envs.Env) -> None:
+    # vectors that make the wooden spoon the most alike to the white tuna: the cutlery drawer is guessed first
+    vectors = {"white tuna": (1.0, 0.0), "wooden spoon": (0.9, 0.1), "chicken leg": (0.5, 0.5)}
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return np.array([vectors[t] for t in texts], dtype=np.float32)
+
+    earned = ["put wooden spoon in cutlery drawer", "put chicken leg in fridge"]
+    fake = ScriptedChatModel().enqueue(reply("take white tuna"))
+    episode = run_episode(twc, Actor(fake), seed=500, context=MemoryContext(likeness=Likeness(earned, embed)),
+                          max_steps=8)  # fmt: skip
+    actions = [s.action for s in episode.steps]
+    wrong = actions.index("put white tuna in cutlery drawer")
+    assert episode.steps[wrong].reward < 0 and actions[wrong + 1] == "take white tuna"
+    assert actions[-2:] == ["open fridge", "put white tuna in fridge"] and episode.success
+    assert {s.source for s in episode.steps[1:]} == {"likeness"} and len(fake.prompts) == 1
 
 
 def test_closing_what_was_opened_changes_nothing_and_closing_goes_idle() -> None:

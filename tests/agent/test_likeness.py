@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agent.likeness import Embed, Likeness, guess
+from agent.likeness import Embed, Likeness, guess, take_back
 
 VECTORS = {"white tuna": (1.0, 0.0, 0.0), "chicken leg": (0.8, 0.6, 0.0), "wooden spoon": (0.0, 1.0, 0.0),
            "rotten red tuna": (1.0, 0.0, 0.0), "rotten banana": (0.6, 0.0, 0.8), "scarf": (0.0, 0.0, 1.0),
@@ -67,3 +67,10 @@ def test_the_real_embedding_model_puts_the_fresh_tuna_where_the_chicken_leg_went
     assert guess(likeness, kitchen) == "open fridge"
     hall = ["put scarf in hat rack", "put scarf in coat hanger", "put scarf in shoe cabinet"]
     assert guess(likeness, hall) == "put scarf in coat hanger"
+
+
+def test_take_back_takes_the_object_a_placing_let_go_of() -> None:
+    options = ["take white onion", "take knife from counter", "open fridge"]
+    assert take_back("put white onion in kitchen cupboard", options) == "take white onion"
+    assert take_back("put knife in cutlery drawer", options) == "take knife from counter"
+    assert take_back("put apple in fridge", options) is None and take_back("open fridge", options) is None
