@@ -1,0 +1,101 @@
+"""How many placements of held-out games memory knows: exactly, by analogy, or by likeness (right or wrong).
+
+Reads what a bench's training earned (its ``episodes.jsonl``, training episodes only), replays the gold path of
+each held-out game and, at every gold placing, asks the agent's own code what memory would do with the
+actions offered there: a placing of that very object that earned points (exact), :func:`agent.analogy.
+analogous` (an alike object), else :func:`agent.likeness.guess` (the place where the most alike objects went,
+ranked with the real embedding model). A guess is right when it is the gold placing itself; opening or
+placing anywhere else first is wrong. No model is called.
+
+    python benchmarks/placement_coverage.py runs/bench-twx-twc-100/episodes.jsonl --seeds 500-559
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, str(ROOT))
+
+import envs  # noqa: E402
+from agent.analogy import analogous, placing  # noqa: E402
+from agent.jsonl import json_lines  # noqa: E402
+from agent.likeness import Likeness, guess  # noqa: E402
+from benchmarks.gold_memory import seed_range  # noqa: E402
+from memory.embeddings import Embedder  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results" / "placement_coverage.json"
+KINDS = ("exact", "alike", "likeness right", "likeness wrong", "unknown")
+
+
+def earned_placings(episodes: Path) -> set[str]:
+    """The placing actions training episodes of ``episodes`` earned points with (never lost with)."""
+    earned: set[str] = set()
+    lost: set[str] = set()
+    for _, row in json_lines(episodes):
+        if row.get("tag") != "train":
+            continue
+        for step in row.get("steps", []):
+            if placing(step["action"]) is not None and step.get("reward", 0) != 0:
+                (earned if step["reward"] > 0 else lost).add(step["action"])
+    return earned - lost
+
+
+def classify(action: str, offered: list[str], earned: set[str], likeness: Likeness) -> str:
+    """What memory does with the gold placing ``action`` when ``offered`` are the valid actions before it."""
+    if action in earned:
+        return "exact"
+    if action in analogous(offered, earned):
+        return "alike"
+    guessed = guess(likeness, offered)
+    if guessed is None:
+        return "unknown"
+    return "likeness right" if guessed == action else "likeness wrong"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("episodes", type=Path, help="a bench's episodes.jsonl (its training episodes are read)")
+    parser.add_argument("--env", default="twx-twc")
+    parser.add_argument("--split", default="train", help="split of the held-out seeds (train: in distribution)")
+    parser.add_argument("--seeds", type=seed_range, default=range(500, 560), help="held-out seeds, FIRST-LAST")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if not args.episodes.is_file():
+        parser.error(f"{args.episodes} is not a file; give the episodes.jsonl of a bench run (runs/bench-ENV/...)")
+    earned = earned_placings(args.episodes)
+    likeness = Likeness(earned, Embedder.shared().embed)
+    counts: Counter[str] = Counter()
+    rows: list[dict[str, Any]] = []
+    with envs.make(args.env, split=args.split, preset="easy") as env:
+        for seed in args.seeds:
+            offered = list(env.reset(seed=seed).valid_actions)
+            for action in env.gold_actions() or []:
+                if placing(action) is not None:
+                    kind = classify(action, offered, earned, likeness)
+                    counts[kind] += 1
+                    rows.append({"seed": seed, "gold": action, "memory": kind})
+                result = env.step(action)
+                offered = list(result.valid_actions)
+    total = sum(counts.values())
+    print(f"{args.env} {args.split} seeds {args.seeds.start}-{args.seeds.stop - 1}: {total} gold placements; "
+          f"memory from {len(earned)} placings training earned ({args.episodes})")  # fmt: skip
+    for kind in KINDS:
+        print(f"  {kind:15} {counts[kind]:3}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    summary = {"env": args.env, "split": args.split, "seeds": [args.seeds.start, args.seeds.stop - 1],
+               "episodes": str(args.episodes), "earned_placings": len(earned), "placements": total,
+               "counts": {kind: counts[kind] for kind in KINDS}, "rows": rows}  # fmt: skip
+    args.out.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"saved {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

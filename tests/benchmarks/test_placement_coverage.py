@@ -1,0 +1,35 @@
+"""The placement-coverage check: real twc gold paths, the real embedding model, the agent's own placing code."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import placement_coverage  # noqa: E402
+
+
+def test_gold_placements_are_classified_by_what_training_earned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    episodes = tmp_path / "episodes.jsonl"
+    rows = [{"tag": "train", "steps": [{"action": "take chicken leg", "reward": 1.0},
+                                       {"action": "put chicken leg in fridge", "reward": 1.0}]},
+            {"tag": "train", "steps": [{"action": "put white onion in counter", "reward": -1.0},
+                                       {"action": "put white onion in shelf", "reward": 1.0}]},
+            # a held-out episode is not training: the white tuna stays unknown to memory
+            {"tag": "in/full", "steps": [{"action": "put white tuna in fridge", "reward": 1.0}]}]  # fmt: skip
+    episodes.write_text("\n".join(json.dumps(r) for r in rows) + "\n{torn by a crash")
+    out = tmp_path / "coverage.json"
+    assert placement_coverage.main([str(episodes), "--seeds", "500-502", "--out", str(out)]) == 0
+    assert "3 gold placements; memory from 2 placings" in capsys.readouterr().out
+    found = {row["seed"]: row["memory"] for row in json.loads(out.read_text())["rows"]}
+    # seed 500: the white tuna goes where the chicken leg went (the kitchen has no shelf); 501: the black pepper
+    # on the pantry's shelf, where the onion went; 502: the white onion, placed in training
+    assert found == {500: "likeness right", 501: "likeness right", 502: "exact"}
+    with pytest.raises(SystemExit):
+        placement_coverage.main([str(tmp_path / "missing.jsonl")])
+    assert "episodes.jsonl of a bench run" in capsys.readouterr().err
