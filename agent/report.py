@@ -61,6 +61,9 @@ class Summary:
     loop_overrides: int
     model_errors: int
     env_errors: int
+    memory_steps: float = 0.0
+    """Steps per episode memory took without the model (what earned points, by analogy, by likeness); 0 in
+    results saved before it was counted."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -86,18 +89,21 @@ def summarise(name: str, episodes: Sequence[Episode]) -> Summary:
         seconds_per_step=seconds / max(steps, 1), invalid_actions=total("invalid_actions"),
         parse_failures=total("parse_failures"), action_mismatches=total("action_mismatches"),
         loop_overrides=total("loop_overrides"), model_errors=total("model_errors"), env_errors=total("env_errors"),
+        memory_steps=(total("memory_actions") + total("analogy_actions") + total("likeness_actions")) / per,
     )  # fmt: skip
 
 
 def markdown_table(summaries: Sequence[Summary], title: str = "") -> str:
-    """A Markdown table of summaries (success and score with 95% CIs, cost columns)."""
+    """A Markdown table of summaries (success and score with 95% CIs, steps and those memory took without the
+    model, cost columns)."""
     lines = [f"### {title}", ""] if title else []
-    lines.append("| run | n | success (95% CI) | score (95% CI) | steps | tokens/ep | LLM calls/ep | s/ep | s/step |")
-    lines.append("|---|---|---|---|---|---|---|---|---|")
+    lines.append("| run | n | success (95% CI) | score (95% CI) | steps | from memory | tokens/ep | LLM calls/ep "
+                 "| s/ep | s/step |")  # fmt: skip
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
     for s in summaries:
         lines.append(
             f"| {s.name} | {s.episodes} | {s.success:.0%} ({s.success_ci[0]:.0%}–{s.success_ci[1]:.0%}) "
-            f"| {s.score:.2f} ({s.score_ci[0]:.2f}–{s.score_ci[1]:.2f}) | {s.steps:.1f} "
+            f"| {s.score:.2f} ({s.score_ci[0]:.2f}–{s.score_ci[1]:.2f}) | {s.steps:.1f} | {s.memory_steps:.1f} "
             f"| {s.tokens_per_episode:.0f} | {s.llm_calls_per_episode:.1f} | {s.seconds_per_episode:.1f} "
             f"| {s.seconds_per_step:.2f} |"
         )

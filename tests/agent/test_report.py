@@ -48,4 +48,8 @@ def test_summary_reports_success_and_score_with_their_intervals() -> None:
                         success=s % 2 == 0, score=1.0 if s % 2 == 0 else 0.5) for s in range(10)]  # fmt: skip
     summary = summarise("full", episodes)
     assert summary.episodes == 10 and summary.success == 0.5 and summary.score == 0.75
+    assert summary.memory_steps == 0.0
+    episodes[0].counters.memory_actions, episodes[1].counters.analogy_actions = 3, 1
+    episodes[2].counters.likeness_actions = 1
+    assert summarise("full", episodes).memory_steps == 0.5  # 5 steps without the model over 10 episodes
     assert summary.success_ci == wilson(5, 10) and summary.score_ci[1] <= 1.0
