@@ -5,7 +5,8 @@ each held-out game and, at every gold placing, asks the agent's own code what me
 actions offered there: a placing of that very object that earned points (exact), :func:`agent.analogy.
 analogous` (an alike object), else :func:`agent.likeness.guess` (the place where the most alike objects went,
 ranked with the real embedding model). A guess is right when it is the gold placing itself; opening or
-placing anywhere else first is wrong. No model is called.
+placing anywhere else first is wrong (a later guess may still find it). No model is called. Gold paths exist
+on the training fold only, so this checks the in-distribution setting (held-out seeds 500–999).
 
     python benchmarks/placement_coverage.py runs/bench-twx-twc-100/episodes.jsonl --seeds 500-559
 """
@@ -63,7 +64,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("episodes", type=Path, help="a bench's episodes.jsonl (its training episodes are read)")
     parser.add_argument("--env", default="twx-twc")
-    parser.add_argument("--split", default="train", help="split of the held-out seeds (train: in distribution)")
     parser.add_argument("--seeds", type=seed_range, default=range(500, 560), help="held-out seeds, FIRST-LAST")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     likeness = Likeness(earned, Embedder.shared().embed)
     counts: Counter[str] = Counter()
     rows: list[dict[str, Any]] = []
-    with envs.make(args.env, split=args.split, preset="easy") as env:
+    with envs.make(args.env, split="train", preset="easy") as env:  # gold paths exist on the training fold only
         for seed in args.seeds:
             offered = list(env.reset(seed=seed).valid_actions)
             for action in env.gold_actions() or []:
@@ -84,12 +84,12 @@ def main(argv: list[str] | None = None) -> int:
                 result = env.step(action)
                 offered = list(result.valid_actions)
     total = sum(counts.values())
-    print(f"{args.env} {args.split} seeds {args.seeds.start}-{args.seeds.stop - 1}: {total} gold placements; "
+    print(f"{args.env} seeds {args.seeds.start}-{args.seeds.stop - 1}: {total} gold placements; "
           f"memory from {len(earned)} placings training earned ({args.episodes})")  # fmt: skip
     for kind in KINDS:
         print(f"  {kind:15} {counts[kind]:3}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    summary = {"env": args.env, "split": args.split, "seeds": [args.seeds.start, args.seeds.stop - 1],
+    summary = {"env": args.env, "seeds": [args.seeds.start, args.seeds.stop - 1],
                "episodes": str(args.episodes), "earned_placings": len(earned), "placements": total,
                "counts": {kind: counts[kind] for kind in KINDS}, "rows": rows}  # fmt: skip
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
