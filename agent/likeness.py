@@ -39,7 +39,8 @@ def _states(obj: str) -> frozenset[str]:
 class Likeness:
     """The places where ``earned`` placing actions put their objects, ranked for another object by likeness.
 
-    Vectors are computed on the first :meth:`places` call, so an episode that never needs a guess costs nothing.
+    Vectors are computed on the first :meth:`places` call, so an episode that never needs a guess costs nothing,
+    and each object's ranking once (a guess is asked for at every step until the object is placed).
     """
 
     def __init__(self, earned: Iterable[str], embed: Embed) -> None:
@@ -51,6 +52,7 @@ class Likeness:
         self._embed = embed
         self._objects = sorted(self.placed)
         self._vectors: np.ndarray | None = None
+        self._ranked: dict[str, list[tuple[str, float]]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.placed)
@@ -58,6 +60,11 @@ class Likeness:
     def places(self, obj: str) -> list[tuple[str, float]]:
         """Every place memory put an object in the same state as ``obj`` (other than ``obj`` itself), best first,
         with the cosine of the most alike object placed there."""
+        if obj not in self._ranked:
+            self._ranked[obj] = self._rank(obj)
+        return self._ranked[obj]
+
+    def _rank(self, obj: str) -> list[tuple[str, float]]:
         others = [i for i, o in enumerate(self._objects) if o != obj and _states(o) == _states(obj)]
         if not others:
             return []

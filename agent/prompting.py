@@ -78,7 +78,8 @@ class MemoryContext:
     (``ActorConfig.keep_earned``). False without memory, and where placing pays (twc)."""
     likeness: Likeness | None = None
     """Where memory placed which objects, to rank places for an object it cannot place (``ActorConfig.
-    place_by_likeness``); None without facts."""
+    place_by_likeness``); None without facts or without an earned action, empty (false) when memory earned no
+    placing (cookingworld)."""
     memory_ids: tuple[str, ...] = ()
     """Ids of every memory above (for the feedback hook)."""
     meta: dict[str, Any] = field(default_factory=dict)

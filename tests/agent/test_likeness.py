@@ -39,9 +39,11 @@ def test_vectors_are_computed_only_when_a_place_is_ranked() -> None:
 
     likeness = Likeness(EARNED, counting)
     assert calls == []
-    likeness.places("white tuna")
-    likeness.places("white tuna")
-    assert len(calls) == 3 and sorted(calls[0]) == sorted(likeness.placed)  # the placed objects once
+    first = likeness.places("white tuna")
+    assert likeness.places("white tuna") == first
+    assert len(calls) == 2 and sorted(calls[0]) == sorted(likeness.placed)  # the placed objects, then the tuna, once
+    likeness.places("scarf")
+    assert len(calls) == 3 and calls[2] == ["scarf"]
 
 
 def test_guess_opens_the_best_place_then_places_there_and_moves_on_when_tried() -> None:
