@@ -22,6 +22,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from agent.analogy import analogous
+from agent.analogy import grounds as analogy_grounds
 from agent.errors import ModelOutputError
 from agent.howto import action_object, fits
 from agent.likeness import guess, take_back
@@ -107,6 +108,8 @@ class Decision:
     input_tokens: int = 0
     output_tokens: int = 0
     calls: int = 0
+    grounds: tuple[str, ...] = ()
+    """For a step memory took: the earned actions it stands on (their facts share the episode's credit)."""
 
 
 @dataclass
@@ -344,10 +347,12 @@ class Actor:
         untried = [a for a in options if a not in tried]
         known = next((a for a in untried if a in state.context.rewarded_actions), None)
         if known is not None:
-            return Decision(action=known, thought="Memory: this earned points in similar tasks.", source="memory")
+            return Decision(action=known, thought="Memory: this earned points in similar tasks.", source="memory",
+                            grounds=(known,))  # fmt: skip
         alike = next(iter(self._alike(state, untried)), None)
         if alike is not None:
-            return Decision(action=alike, thought="Memory: a like object earned points there.", source="analogy")
+            return Decision(action=alike, thought="Memory: a like object earned points there.", source="analogy",
+                            grounds=tuple(analogy_grounds(alike, state.context.rewarded_actions)))  # fmt: skip
         likeness = state.context.likeness
         if not (self.config.place_by_likeness and likeness):
             return None
@@ -358,7 +363,8 @@ class Actor:
                 return Decision(action=back, thought="Memory: not there; take it again.", source="likeness")
         guessed = guess(likeness, untried)
         if guessed is not None:
-            return Decision(action=guessed, thought="Memory: the most alike objects went there.", source="likeness")
+            return Decision(action=guessed, thought="Memory: the most alike objects went there.", source="likeness",
+                            grounds=tuple(likeness.grounds(guessed)))  # fmt: skip
         return None
 
     def _alike(self, state: ActorState, shown: Sequence[str]) -> list[str]:

@@ -65,7 +65,19 @@ def analogous(options: Sequence[str], earned: Iterable[str]) -> list[str]:
     out = []
     for action in options:
         p = placing(action)
-        if p is not None and p.obj not in placed and any(
-                k.verb == p.verb and k.place == p.place and alike(k.obj, p.obj) for k in known):  # fmt: skip
+        if p is not None and p.obj not in placed and any(_like(k, p) for k in known):
             out.append(action)
     return out
+
+
+def grounds(action: str, earned: Iterable[str]) -> list[str]:
+    """The actions of ``earned`` that make ``action`` :func:`analogous`: the same verb and place, an alike
+    object (the facts an analogy step stands on, credited with the episode's outcome)."""
+    p = placing(action)
+    if p is None:
+        return []
+    return [e for e in earned if (k := placing(e)) is not None and _like(k, p)]
+
+
+def _like(known: Placing, p: Placing) -> bool:
+    return known.verb == p.verb and known.place == p.place and alike(known.obj, p.obj)

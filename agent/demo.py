@@ -35,7 +35,7 @@ def run_demo(config: LLMConfig, out_dir: Path, console: Console, *, train: int =
         if e is None:
             return
         outcome = "[green]won[/]" if e.success else f"[red]lost[/] (score {e.score:.2f})"
-        memories = f", {len(e.memory_ids)} memories in prompt" if e.memory_ids else ""
+        memories = f", {len(e.memory_ids)} memories used" if e.memory_ids else ""
         console.print(f"[bold]{event.phase}[/] {event.done}/{event.total}: game {e.seed} trial {e.trial} {outcome} "
                       f"in {e.n_steps} steps, {e.seconds:.0f} s{memories}")  # fmt: skip
         console.print(f"   actions: {' -> '.join(s.action for s in e.steps)[:300]}")

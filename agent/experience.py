@@ -356,6 +356,7 @@ def retrieve_context(
         waiting_templates=applied.instructed_templates, kept_objects=frozenset(held),
         takes_are_kept=kept and _placing_never_paid(standing),
         likeness=Likeness(earned - set(avoid), bank.embed) if earned else None,
+        earned_ids=_ids_by_action(standing, earned | set(held.values())),
     )  # fmt: skip
 
 
@@ -371,6 +372,16 @@ def _earned_anywhere(records: Sequence[MemoryRecord]) -> set[str]:
     earned = {str(r.meta.get("action", "")) for r in records if _reward(r) > 0 and not r.meta.get("processing")}
     lost = {str(r.meta.get("action", "")) for r in records if _reward(r) < 0 or r.meta.get("fatal")}
     return earned - lost - {""}
+
+
+def _ids_by_action(records: Sequence[MemoryRecord], actions: set[str]) -> dict[str, tuple[str, ...]]:
+    """Each of ``actions`` → the ids of the facts among ``records`` that say it earned points."""
+    out: dict[str, list[str]] = {}
+    for r in records:
+        action = str(r.meta.get("action", ""))
+        if action in actions and (_reward(r) > 0 or r.meta.get("kept")):
+            out.setdefault(action, []).append(r.id)
+    return {action: tuple(ids) for action, ids in out.items()}
 
 
 def _placing_never_paid(records: Sequence[MemoryRecord]) -> bool:

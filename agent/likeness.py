@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from agent.analogy import STATE_WORDS, placing
+from agent.analogy import STATE_WORDS, Placing, placing
 from agent.howto import action_object
-from envs.shortlist import TAKING, verb_of
+from envs.shortlist import TAKING, after_verb, verb_of
 
 Embed = Callable[[list[str]], np.ndarray]
 """Texts → one unit vector per text (``MemoryBank.embed``)."""
@@ -45,10 +45,12 @@ class Likeness:
 
     def __init__(self, earned: Iterable[str], embed: Embed) -> None:
         self.placed: dict[str, set[str]] = {}
+        self._placings: dict[str, Placing] = {}
         for action in earned:
             p = placing(action)
             if p is not None:
                 self.placed.setdefault(p.obj, set()).add(p.place)
+                self._placings[action] = p
         self._embed = embed
         self._objects = sorted(self.placed)
         self._vectors: np.ndarray | None = None
@@ -76,6 +78,19 @@ class Likeness:
             for place in self.placed[self._objects[i]]:
                 best[place] = max(best.get(place, -1.0), sim)
         return sorted(best.items(), key=lambda item: (-item[1], item[0]))
+
+    def grounds(self, step: str) -> list[str]:
+        """The earned placings a :func:`guess` step stands on (credited with the episode's outcome): those that
+        put an object in the same state at the place the step puts its object or opens; for an opening, every
+        earned placing there."""
+        p = placing(step)
+        if p is None:
+            if verb_of(step) != "open":
+                return []
+            place = after_verb(step)
+            return [a for a, k in self._placings.items() if k.place == place]
+        return [a for a, k in self._placings.items()
+                if k.place == p.place and k.obj != p.obj and _states(k.obj) == _states(p.obj)]  # fmt: skip
 
 
 def guess(likeness: Likeness, untried: Sequence[str]) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -82,6 +82,9 @@ class MemoryContext:
     placing (cookingworld)."""
     memory_ids: tuple[str, ...] = ()
     """Ids of every memory above (for the feedback hook)."""
+    earned_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Each action memory says earned points → the ids of the facts that say so, shown or not: a step memory
+    takes without the model (:attr:`agent.actor.Decision.grounds`) adds them to the episode's memory ids."""
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -99,7 +99,8 @@ class Episode:
     seconds: float = 0.0
     counters: Counters = field(default_factory=Counters)
     memory_ids: list[str] = field(default_factory=list)
-    """Memories that were in the prompt (credited by the feedback hook)."""
+    """Memories the episode used (credited by the feedback hook): those in its prompt, and the facts behind the
+    steps memory took without the model."""
     trial: int = 1
     """Which attempt at this task (Reflexion retries count up)."""
     sample: int = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.analogy import Placing, alike, analogous, placing
+from agent.analogy import Placing, alike, analogous, grounds, placing
 
 
 def test_placing_splits_verb_object_and_place() -> None:
@@ -40,3 +40,11 @@ def test_analogous_needs_the_same_verb_and_place_and_an_object_memory_never_plac
     assert analogous(options, earned) == ["put dirty white blazer in laundry basket", "put yellow onion in shelf",
                                           "put black cap in hat rack"]  # "in" or "on" the hat rack: the same place
     assert analogous(options, []) == []
+
+
+def test_the_grounds_of_an_analogy_are_the_earned_placings_it_follows() -> None:
+    earned = ["put dirty brown blazer in laundry basket", "put dirty gray blazer in laundry basket",
+              "put clean brown blazer in wardrobe", "put dirty brown blazer in wardrobe"]  # fmt: skip
+    assert grounds("put dirty white blazer in laundry basket", earned) == earned[:2]
+    assert grounds("put clean white blazer in wardrobe", earned) == ["put clean brown blazer in wardrobe"]
+    assert grounds("take dirty white blazer", earned) == grounds("put white onion in shelf", earned) == []

@@ -303,6 +303,12 @@ def test_what_memory_says_earned_points_is_taken_without_the_model() -> None:
                                                      "prepare meal", "eat meal"]  # fmt: skip
         assert episode.success and episode.counters.memory_actions == 4 and len(fake.prompts) == 1
         assert [s.source for s in episode.steps] == ["model", "memory", "memory", "memory", "memory"]
+        # the facts behind the steps memory took are credited with the episode's outcome, shown or not
+        ids = {a: (f"fact-{i}",) for i, a in enumerate(sorted(known))}
+        fake = ScriptedChatModel().enqueue(*[reply(a) for a in ["open fridge", "look around"]])
+        episode = run_episode(cooking, Actor(fake), seed=0, max_steps=10,
+                              context=MemoryContext(rewarded_actions=known, earned_ids=ids, memory_ids=("shown",)))
+        assert sorted(episode.memory_ids) == sorted(["shown", *(i for (i,) in ids.values())])
         # off: the model chooses every action (here it looks around, as the 1.5B model ignores the tag)
         fake = ScriptedChatModel().enqueue(*[reply(a) for a in ["open fridge", "look around"]])
         episode = run_episode(cooking, Actor(fake, ActorConfig(follow_memory=False)), seed=0,
@@ -343,6 +349,7 @@ def test_an_object_memory_cannot_place_goes_where_the_most_alike_ones_went(twc: 
     assert [s.action for s in episode.steps] == ["take white tuna", "open fridge", "put white tuna in fridge"]
     assert [s.source for s in episode.steps] == ["model", "likeness", "likeness"]
     assert episode.success and episode.counters.likeness_actions == 2 and len(fake.prompts) == 1
+    assert episode.memory_ids == []  # no fact ids known: nothing to credit
     # off: the model chooses
     fake = ScriptedChatModel().enqueue(*[reply(a) for a in ["take white tuna", "put white tuna in counter"]])
     episode = run_episode(twc, Actor(fake, ActorConfig(place_by_likeness=False)), seed=500, context=context,

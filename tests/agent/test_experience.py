@@ -70,6 +70,9 @@ def test_facts_that_earned_points_are_not_crowded_out_by_losses(tmp_path: Path) 
         notes_only = retrieve_context(bank, task="Tidy up.", observation=OBSERVATION, namespace=NS,
                                       kinds=(MemoryKind.REFLECTION,), record=False)  # fmt: skip
         assert notes_only.likeness is None
+        # every fact saying an action earned points is known by id, for the steps memory takes
+        assert dict(elsewhere.earned_ids) == {"put used tissue in trash can": (good[0],),
+                                              "put brush in bathroom cabinet": (good[2],)}  # fmt: skip
 
 
 def test_an_action_memory_saw_both_earn_and_end_a_game_is_shown_but_not_tagged(tmp_path: Path) -> None:

@@ -59,6 +59,14 @@ def test_guess_opens_the_best_place_then_places_there_and_moves_on_when_tried() 
     assert guess(likeness, ["take white tuna", "open fridge"]) is None  # nothing held: nothing to place
 
 
+def test_the_grounds_of_a_guess_are_the_earned_placings_at_its_place() -> None:
+    likeness = Likeness([*EARNED, "put rotten banana in fridge"], fake_embed)
+    # a fresh object: the rotten banana's placing is not what ranked the fridge
+    assert likeness.grounds("put white tuna in fridge") == ["put chicken leg in fridge"]
+    assert likeness.grounds("open fridge") == ["put chicken leg in fridge", "put rotten banana in fridge"]
+    assert likeness.grounds("take white tuna") == likeness.grounds("put white tuna in counter") == []
+
+
 def test_the_real_embedding_model_puts_the_fresh_tuna_where_the_chicken_leg_went(embed: Embed) -> None:
     earned = ["put chicken leg in fridge", "put wooden spoon in cutlery drawer", "put rotten red tuna in trash can",
               "put long coat in coat hanger", "put black pepper in shelf", "put dirty brown blazer in laundry basket"]
