@@ -8,7 +8,7 @@ ranked with the real embedding model). A guess is right when it is the gold plac
 placing anywhere else first is wrong (a later guess may still find it). No model is called. Gold paths exist
 on the training fold only, so this checks the in-distribution setting (held-out seeds 500–999).
 
-    python benchmarks/placement_coverage.py runs/bench-twx-twc-100/episodes.jsonl --seeds 500-559
+    python benchmarks/placement_coverage.py benchmarks/results/bench-twx-twc-100/episodes.jsonl --seeds 500-559
 """
 
 from __future__ import annotations
