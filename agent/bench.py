@@ -231,6 +231,8 @@ def run_bench(
                               "llm": llm.model_dump(mode="json", exclude={"api_key"})}  # fmt: skip
     if kept:
         record["as_before"] = kept
+    if memory_dir is not None or chroma_url is not None:  # memory brought in, e.g. built by another model
+        record["memory_from"] = chroma_url or str(memory_dir)
     differences = _differences(_saved_bench(saved), record["bench"]) if saved.is_file() else []
     if differences:
         raise UsageError(f"{out_dir} holds a bench with another configuration: {'; '.join(differences)}. "
@@ -308,6 +310,8 @@ def _collect(
     results: dict[str, Any] = {"env_id": config.env_id, "preset": config.preset, "train_seeds": train_seeds,
                                "settings": {}, "llm": record["llm"], "bench": record["bench"],
                                "complete": tested >= config.test}  # fmt: skip
+    if "memory_from" in record:
+        results["memory_from"] = record["memory_from"]
     results["train"] = summarise("train (all trials)", train_episodes).to_dict()
     for setting, (env, all_seeds) in held_out.items():
         seeds = all_seeds[:tested]
@@ -349,6 +353,9 @@ def write_results(out_dir: Path, results: dict[str, Any], train: Sequence[Episod
     """results.json, results.md (tables with 95% CIs) and learning_curve.png."""
     (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
     parts = [f"# {results['env_id']} ({results['preset']}): {len(results['train_seeds'])} training tasks\n"]
+    if results.get("memory_from"):
+        parts.append(f"Memory: brought in from {results['memory_from']} (`--memory-dir` or `--chroma-url`); "
+                     f"this bench's training, if any, added to it.\n")  # fmt: skip
     if "episode_seconds" in results:
         parts.append(f"Model time over all episodes (every resume of this bench): "
                      f"{results['episode_seconds'] / 3600:.1f} h.\n")  # fmt: skip

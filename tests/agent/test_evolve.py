@@ -88,6 +88,18 @@ def test_bench_runs_phases_writes_results_and_resumes(tmp_path: Path, monkeypatc
     # resume: everything is done, so a second run makes no model call for finished episodes
     run_bench(LLMConfig(backend="local-small"), config, out, chat=fake)
     assert len(fake.calls) == calls_before
+    assert "memory_from" not in results and "Memory: brought in" not in (out / "results.md").read_text()
+    # transfer: another bench, with no training, plays on the memory this one built and leaves it as it was
+    with MemoryBank(MemoryConfig(path=out / "memory")) as bank:
+        before = {r.id: (r.recall_count, r.utility_count) for r in bank.memories()}
+    reuse = config.model_copy(update={"train": 0})
+    again = run_bench(LLMConfig(backend="local-small"), reuse, tmp_path / "reuse", memory_dir=out / "memory",
+                      chat=scripted(200))  # fmt: skip
+    assert again["memory_from"] == str(out / "memory") and again["train_seeds"] == []
+    assert f"Memory: brought in from {out / 'memory'}" in (tmp_path / "reuse" / "results.md").read_text()
+    assert any(e.memory_ids for e in RunLog.open(tmp_path / "reuse" / "episodes.jsonl").episodes if e.tag == "in/full")
+    with MemoryBank(MemoryConfig(path=out / "memory")) as bank:
+        assert {r.id: (r.recall_count, r.utility_count) for r in bank.memories()} == before
 
 
 def test_interrupted_training_resumes_without_redoing_episodes(tmp_path: Path) -> None:
