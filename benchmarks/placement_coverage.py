@@ -29,6 +29,7 @@ from agent.analogy import analogous, placing  # noqa: E402
 from agent.jsonl import json_lines  # noqa: E402
 from agent.likeness import Likeness, guess  # noqa: E402
 from benchmarks.gold_memory import seed_range  # noqa: E402
+from envs.shortlist import after_verb  # noqa: E402
 from memory.embeddings import Embedder  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "placement_coverage.json"
@@ -48,16 +49,26 @@ def earned_placings(episodes: Path) -> set[str]:
     return earned - lost
 
 
-def classify(action: str, offered: list[str], earned: set[str], likeness: Likeness) -> str:
-    """What memory does with the gold placing ``action`` when ``offered`` are the valid actions before it."""
+def classify(action: str, offered: list[str], earned: set[str], likeness: Likeness) -> tuple[str, str | None]:
+    """What memory does with the gold placing ``action`` when ``offered`` are the valid actions before it, and
+    the step a likeness guess takes (None for the other kinds)."""
     if action in earned:
-        return "exact"
+        return "exact", None
     if action in analogous(offered, earned):
-        return "alike"
+        return "alike", None
     guessed = guess(likeness, offered)
     if guessed is None:
-        return "unknown"
-    return "likeness right" if guessed == action else "likeness wrong"
+        return "unknown", None
+    return ("likeness right" if guessed == action else "likeness wrong"), guessed
+
+
+def guess_cosine(action: str, guessed: str, likeness: Likeness) -> float:
+    """The cosine that ranked the place of ``guessed`` (a placing, or opening its place) for the object of the
+    gold placing ``action``."""
+    p, g = placing(action), placing(guessed)
+    assert p is not None
+    place = g.place if g is not None else after_verb(guessed)
+    return dict(likeness.places(p.obj))[place]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,16 +89,21 @@ def main(argv: list[str] | None = None) -> int:
             offered = list(env.reset(seed=seed).valid_actions)
             for action in env.gold_actions() or []:
                 if placing(action) is not None:
-                    kind = classify(action, offered, earned, likeness)
+                    kind, guessed = classify(action, offered, earned, likeness)
                     counts[kind] += 1
-                    rows.append({"seed": seed, "gold": action, "memory": kind})
+                    row: dict[str, Any] = {"seed": seed, "gold": action, "memory": kind}
+                    if guessed is not None:
+                        row.update(guess=guessed, cosine=round(guess_cosine(action, guessed, likeness), 3))
+                    rows.append(row)
                 result = env.step(action)
                 offered = list(result.valid_actions)
     total = sum(counts.values())
     print(f"{args.env} seeds {args.seeds.start}-{args.seeds.stop - 1}: {total} gold placements; "
           f"memory from {len(earned)} placings training earned ({args.episodes})")  # fmt: skip
     for kind in KINDS:
-        print(f"  {kind:15} {counts[kind]:3}")
+        cosines = [row["cosine"] for row in rows if row["memory"] == kind and "cosine" in row]
+        spread = f"   cosine of the guess {min(cosines):.2f}-{max(cosines):.2f}" if cosines else ""
+        print(f"  {kind:15} {counts[kind]:3}{spread}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     summary = {"env": args.env, "seeds": [args.seeds.start, args.seeds.stop - 1],
                "episodes": str(args.episodes), "earned_placings": len(earned), "placements": total,

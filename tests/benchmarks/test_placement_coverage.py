@@ -30,6 +30,9 @@ def test_gold_placements_are_classified_by_what_training_earned(
     # seed 500: the white tuna goes where the chicken leg went (the kitchen has no shelf); 501: the black pepper
     # on the pantry's shelf, where the onion went; 502: the white onion, placed in training
     assert found == {500: "likeness right", 501: "likeness right", 502: "exact"}
+    guesses = {row["seed"]: (row.get("guess"), row.get("cosine")) for row in json.loads(out.read_text())["rows"]}
+    assert guesses[500][0] == "put white tuna in fridge" and 0 < guesses[500][1] <= 1  # the chicken leg's cosine
+    assert guesses[502] == (None, None)
     with pytest.raises(SystemExit):
         placement_coverage.main([str(tmp_path / "missing.jsonl")])
     assert "episodes.jsonl of a bench run" in capsys.readouterr().err
