@@ -164,14 +164,14 @@ def run_episode(
             counters.analogy_actions += 1
         elif decision.source == "likeness":
             counters.likeness_actions += 1
-        for action in decision.grounds:  # the facts a step memory took stands on share the outcome
-            episode.memory_ids.extend(i for i in context.earned_ids.get(action, ()) if i not in episode.memory_ids)
         if loop_control and valid and _no_effect(episode.steps, decision.action, observation):
             replacement = pick_untried(shown or valid, episode.steps, context.rewarded_actions)
             if replacement is not None:
                 decision.error = f"{decision.action!r} had no effect here before; explored instead"
-                decision.action, decision.source = replacement, "explore"
+                decision.action, decision.source, decision.grounds = replacement, "explore", ()
                 counters.loop_overrides += 1
+        for action in decision.grounds:  # the facts a step memory took stands on share the outcome
+            episode.memory_ids.extend(i for i in context.earned_ids.get(action, ()) if i not in episode.memory_ids)
         try:
             result: StepResult = env.step(decision.action)
         except Exception as exc:  # an environment crash is recorded; the run goes on with the next episode
