@@ -345,7 +345,7 @@ def retrieve_context(
     # an action memory saw both earn and lose is tagged neither, unless this game's instructions decide; one it
     # only saw earn is tagged whenever offered, on topic at this retrieval or not (the meal exists once prepared,
     # after the last retrieval: training prepared it and never ate it)
-    earned = _earned_anywhere(standing)
+    earned = earned_anywhere(standing)
     rewarded |= earned
     good_now = (rewarded - penalised - applied.unasked) | applied.asked | (set(held.values()) - penalised)
     bad_now = (penalised - rewarded - applied.asked) | applied.unasked
@@ -366,7 +366,7 @@ def _reward(record: MemoryRecord) -> float:
     return float(reward) if isinstance(reward, (int, float)) else 0.0
 
 
-def _earned_anywhere(records: Sequence[MemoryRecord]) -> set[str]:
+def earned_anywhere(records: Sequence[MemoryRecord]) -> set[str]:
     """The actions of ``records`` that earned points and never lost any, other than ways of processing an
     ingredient (which its recipe decides: "cook pork chop in oven" roasts, fatal where the recipe fries)."""
     earned = {str(r.meta.get("action", "")) for r in records if _reward(r) > 0 and not r.meta.get("processing")}

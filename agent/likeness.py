@@ -1,12 +1,12 @@
 """Placing by likeness: an object memory cannot place goes first where the objects most like it earned points.
 
 Exact facts and alike objects (:mod:`agent.analogy`) leave some placings unknown. With what the twc (easy)
-bench's 100 training games earned, 17 of the 60 gold placements at seeds 500–559 have neither, or memory placed
+bench's 100 training games earned, 16 of the 60 gold placements at seeds 500–559 have neither, or memory placed
 the object, or an alike one, somewhere this room does not have (the white onion: the pantry's shelf in
 training, the kitchen's fridge in the test game). There the 1.5B model opens and closes containers and puts
 the object down at random. Ranking the places memory knows by how like the objects placed there are to this
 one (cosine of the embedding model's vectors; only objects in the same state, see
-:data:`agent.analogy.STATE_WORDS`) makes the first guess right for 7 of the 17 and wrong for 6; 4 have no
+:data:`agent.analogy.STATE_WORDS`) makes the first guess right for 6 of the 16 and wrong for 6; 4 have no
 place memory knows in the room (``benchmarks/placement_coverage.py``). The cosine behind a right first guess
 was 0.37–0.72, behind a wrong one 0.38–0.86: no similarity floor would sort them, so there is none. The white
 tuna goes where the chicken leg went (the fridge), the scarf where the long coat went (the coat hanger); a

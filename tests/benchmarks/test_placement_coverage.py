@@ -11,6 +11,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import placement_coverage  # noqa: E402
 
+from memory import MemoryBank, MemoryConfig, MemoryInput, MemoryKind  # noqa: E402
+
 
 def test_gold_placements_are_classified_by_what_training_earned(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -35,4 +37,23 @@ def test_gold_placements_are_classified_by_what_training_earned(
     assert guesses[502] == (None, None)
     with pytest.raises(SystemExit):
         placement_coverage.main([str(tmp_path / "missing.jsonl")])
-    assert "episodes.jsonl of a bench run" in capsys.readouterr().err
+    assert "give a bench's memory directory or its episodes.jsonl" in capsys.readouterr().err
+
+
+def test_the_bank_is_read_by_the_rule_the_agent_retrieves_with(tmp_path: Path) -> None:
+    facts = [("take chicken leg", 1.0), ("put chicken leg in fridge", 1.0), ("put white onion in counter", -1.0),
+             ("put white onion in shelf", 1.0), ("put black pepper in shelf", 1.0), ("put black pepper in shelf", -1.0)]
+    with MemoryBank(MemoryConfig(path=tmp_path / "memory")) as bank:
+        bank.insert_many([MemoryInput(text=f"{a} → {'earned' if r > 0 else 'lost'} points", kind=MemoryKind.FACT,
+                                      namespace="env:twx-twc", meta={"action": a, "reward": r}) for a, r in facts])
+        bank.insert_many([MemoryInput(text="put white tuna in fridge → earned points", kind=MemoryKind.FACT,
+                                      namespace="env:twx-cookingworld",
+                                      meta={"action": "put white tuna in fridge", "reward": 1.0})])  # fmt: skip
+    # a placing that also lost (the black pepper) is not earned; another environment's facts are not read
+    assert placement_coverage.bank_placings(tmp_path / "memory", "twx-twc") == {
+        "put chicken leg in fridge", "put white onion in shelf"}  # fmt: skip
+    out = tmp_path / "coverage.json"
+    assert placement_coverage.main([str(tmp_path / "memory"), "--seeds", "500-502", "--out", str(out)]) == 0
+    found = {row["seed"]: row["memory"] for row in json.loads(out.read_text())["rows"]}
+    # 501: the black pepper's placing earned and lost in training: not known exactly, only by likeness
+    assert found == {500: "likeness right", 501: "likeness right", 502: "exact"}
