@@ -45,14 +45,19 @@ def placing(action: str) -> Placing | None:
     return Placing(verb, parts[0], parts[1]) if len(parts) == 2 and all(parts) else None
 
 
+def states(obj: str) -> frozenset[str]:
+    """The :data:`STATE_WORDS` of object ``obj`` ("dirty white blazer" → {"dirty"})."""
+    return frozenset(w for w in obj.lower().split() if w in STATE_WORDS)
+
+
 def alike(a: str, b: str) -> bool:
     """Whether objects ``a`` and ``b`` differ only by one modifier that is not a state word (see module doc)."""
     wa, wb = a.lower().split(), b.lower().split()
     if not wa or not wb or wa == wb or wa[-1] != wb[-1]:
         return False
-    mods_a, mods_b = wa[:-1], wb[:-1]
-    if {w for w in mods_a if w in STATE_WORDS} != {w for w in mods_b if w in STATE_WORDS}:
+    if states(a) != states(b):  # the head noun is the same: the modifiers decide
         return False
+    mods_a, mods_b = wa[:-1], wb[:-1]
     other_a, other_b = [w for w in mods_a if w not in STATE_WORDS], [w for w in mods_b if w not in STATE_WORDS]
     return len(other_a) == len(other_b) and len(set(other_a) ^ set(other_b)) <= 2
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from agent.analogy import STATE_WORDS, Placing, placing
+from agent.analogy import Placing, placing, states
 from agent.howto import action_object
 from envs.shortlist import TAKING, after_verb, verb_of
 
@@ -33,8 +33,9 @@ Embed = Callable[[list[str]], np.ndarray]
 """Texts → one unit vector per text (``MemoryBank.embed``)."""
 
 
-def _states(obj: str) -> frozenset[str]:
-    return frozenset(w for w in obj.split() if w in STATE_WORDS)
+def _comparable(other: str, obj: str) -> bool:
+    """Whether a placing of ``other`` says where ``obj`` goes: another object in the same state."""
+    return other != obj and states(other) == states(obj)
 
 
 class Likeness:
@@ -68,7 +69,7 @@ class Likeness:
         return self._ranked[obj]
 
     def _rank(self, obj: str) -> list[tuple[str, float]]:
-        others = [i for i, o in enumerate(self._objects) if o != obj and _states(o) == _states(obj)]
+        others = [i for i, o in enumerate(self._objects) if _comparable(o, obj)]
         if not others:
             return []
         if self._vectors is None:
@@ -90,8 +91,7 @@ class Likeness:
                 return []
             place = after_verb(step)
             return [a for a, k in self._placings.items() if k.place == place]
-        return [a for a, k in self._placings.items()
-                if k.place == p.place and k.obj != p.obj and _states(k.obj) == _states(p.obj)]  # fmt: skip
+        return [a for a, k in self._placings.items() if k.place == p.place and _comparable(k.obj, p.obj)]
 
 
 def guess(likeness: Likeness, untried: Sequence[str]) -> str | None:

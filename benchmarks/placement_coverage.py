@@ -4,12 +4,12 @@ Reads what a bench's training earned — from its memory bank, by the rule the a
 (:func:`agent.experience.earned_anywhere`: earned points and never lost any; this includes placings STaR
 correction wrote from gold paths), or from its ``episodes.jsonl`` (training episodes only) when the bank is not
 at hand — replays the gold path of each held-out game and, at every gold placing, asks the agent's own code
-what memory would do with the
-actions offered there: a placing of that very object that earned points (exact), :func:`agent.analogy.
-analogous` (an alike object), else :func:`agent.likeness.guess` (the place where the most alike objects went,
-ranked with the real embedding model). A guess is right when it is the gold placing itself; opening or
-placing anywhere else first is wrong (a later guess may still find it). No model is called. Gold paths exist
-on the training fold only, so this checks the in-distribution setting (held-out seeds 500–999).
+what memory would do with the actions offered there: a placing of that very object that earned points
+(exact), :func:`agent.analogy.analogous` (an alike object), else :func:`agent.likeness.guess` (the place where
+the most alike objects went, ranked with the real embedding model). A guess is right when it is the gold
+placing itself; opening or placing anywhere else first is wrong (a later guess may still find it). No model is
+called. Gold paths exist on the training fold only, so this checks the in-distribution setting (held-out seeds
+500–999).
 
     tar xzf benchmarks/results/bench-twx-twc-100/memory.tar.gz -C /tmp
     python benchmarks/placement_coverage.py /tmp/memory --seeds 500-559
