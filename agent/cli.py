@@ -130,15 +130,19 @@ def demo(
     llm: LlmOpt = BackendChoice.local,
     base_url: BaseUrlOpt = None,
     model: ModelOpt = "local",
-    out: Annotated[Path, typer.Option(help="Run directory (results, memory).")] = Path("runs/demo"),
+    out: Annotated[Path, typer.Option(help="Run directory (results, memory); an earlier demo's moves to OUT.previous.")]
+    = Path("runs/demo"),
+    env: Annotated[str, typer.Option(help="Environment id (`evolve envs list`).")] = "twx-cookingworld",
     train: Annotated[int, typer.Option(min=1, help="Training games.")] = 2,
-    test: Annotated[int, typer.Option(min=1, help="Unseen test games.")] = 2,
+    test: Annotated[int, typer.Option(min=1, help="Games it never trained on, played without and with memory.")] = 2,
+    max_steps: Annotated[int, typer.Option(min=1, help="Step limit of a game.")] = 20,
 ) -> None:
-    """The main job in small: a short self-evolution run on a TextWorldExpress game."""
+    """The main job in small: train on a few games, then play unseen ones without and with memory."""
     from agent.demo import run_demo
 
     try:
-        run_demo(llm_config(llm, base_url, model), out, console, train=train, test=test)
+        run_demo(llm_config(llm, base_url, model), out, console, env_id=env, train=train, test=test,
+                 max_steps=max_steps)  # fmt: skip
     except EvolveError as exc:
         raise fail(exc) from None
 

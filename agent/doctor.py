@@ -1,7 +1,8 @@
 """``evolve doctor``: check every part of the stack and say how to fix what is broken.
 
 Each check is a small function returning a :class:`Check`; none raises. The report lists the LLM
-(the model file, that it loads and answers), the embedding model, tiktoken's encodings, Chroma
+(the llama.cpp build against this CPU, the model file, that it loads and answers in a child process),
+the embedding model, tiktoken's encodings, Chroma
 (embedded, and a server when a URL is given), Java, and the environments' packages.
 """
 
@@ -51,22 +52,49 @@ def _timed(name: str, fn: Callable[[], tuple[bool, str, str]]) -> Check:
     return Check(name, ok, detail, fix, round(time.perf_counter() - start, 3))
 
 
+def check_llama_build() -> Check:
+    """The installed llama.cpp library suits this CPU (read in a child: a wrong build may die loading)."""
+
+    def run() -> tuple[bool, str, str]:
+        import sys
+
+        from agent.llm.build import REBUILD, compiled_features, cpu_flags, judge, system_info
+        from agent.llm.probe import signal_name
+
+        info, code = system_info(sys.executable)
+        if info is None:
+            how = f"died of {signal_name(code)}" if code < 0 else f"exit {code}"
+            return False, f"llama_cpp failed to load in a child process ({how})", REBUILD
+        verdict = judge(compiled_features(info), cpu_flags())
+        return verdict.ok, verdict.detail, verdict.fix
+
+    return _timed("llama.cpp build", run)
+
+
 def check_llm(config: LLMConfig, *, full_hash: bool = False) -> Check:
-    """The configured chat model answers a simple question (local: assembled, hash-checked, loaded)."""
+    """The configured chat model answers a simple question.
+
+    A local model is assembled, hash-checked and asked in a child process, so a crash of llama.cpp
+    (SIGSEGV, SIGILL) is a failed check with its cause and fix instead of the end of ``evolve doctor``.
+    """
 
     def run() -> tuple[bool, str, str]:
         from langchain_core.messages import HumanMessage
 
         from agent.llm.factory import make_chat_model
         from agent.llm.models import LOCAL_MODELS, ensure_model, verify
+        from agent.llm.probe import QUESTION, probe
 
         if config.backend in LOCAL_MODELS:
             spec = LOCAL_MODELS[config.backend]
             path = ensure_model(spec, config.cache_dir)
             verify(spec, path, full=full_hash)
+            result = probe(path, n_threads=config.n_threads)
+            detail = f"{config.backend}: {result.detail} ({result.seconds:.1f} s in a child process)"
+            return result.ok, detail, result.fix
         model = make_chat_model(config.model_copy(update={"max_tokens": 8}))
         try:
-            reply = model.invoke([HumanMessage("What is 2 + 2? Answer with the number only.")])
+            reply = model.invoke([HumanMessage(QUESTION)])
         except Exception as exc:  # any transport error of any backend: report, don't crash
             where = config.base_url or "api.openai.com"
             return False, f"{type(exc).__name__}: {exc}", f"start the server at {where} or fix --base-url"
@@ -213,5 +241,7 @@ def run_checks(
     if chroma_url:
         checks.append(check_chroma(chroma_url))
     if not skip_llm:
+        if config.backend != "openai":
+            checks.append(check_llama_build())
         checks.append(check_llm(config, full_hash=full_hash))
     return checks

