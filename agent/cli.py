@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from agent.cli_options import (
     BaseUrlOpt,
@@ -93,14 +93,12 @@ def doctor(
     all_ok = all(c.ok for c in checks)
     if as_json:
         print(json.dumps({"ok": all_ok, "checks": [c.to_dict() for c in checks]}, indent=2))
-    else:
-        table = Table(title="evolve doctor")
-        for column in ("part", "ok", "detail", "fix", "s"):
-            table.add_column(column)
+    else:  # one line a check, so that an 80-column terminal or a pipe reads it whole
         for c in checks:
-            mark = "[green]ok[/]" if c.ok else "[red]FAIL[/]"
-            table.add_row(c.name, mark, c.detail, c.fix, f"{c.seconds:.1f}")
-        console.print(table)
+            mark = "[green]ok  [/]" if c.ok else "[red]FAIL[/]"
+            console.print(f"{mark} [bold]{escape(c.name)}[/]: {escape(c.detail)} ({c.seconds:.1f} s)", highlight=False)
+            if not c.ok and c.fix:
+                console.print(f"     fix: {escape(c.fix)}", highlight=False)
     if not all_ok:
         raise typer.Exit(code=1)
 

@@ -58,13 +58,11 @@ def check_llama_build() -> Check:
     def run() -> tuple[bool, str, str]:
         import sys
 
-        from agent.llm.build import REBUILD, compiled_features, cpu_flags, judge, system_info
-        from agent.llm.probe import signal_name
+        from agent.llm.build import REBUILD, compiled_features, cpu_flags, exit_cause, judge, system_info
 
         info, code = system_info(sys.executable)
         if info is None:
-            how = f"died of {signal_name(code)}" if code < 0 else f"exit {code}"
-            return False, f"llama_cpp failed to load in a child process ({how})", REBUILD
+            return False, f"llama_cpp failed to load in a child process ({exit_cause(code)})", REBUILD
         verdict = judge(compiled_features(info), cpu_flags())
         return verdict.ok, verdict.detail, verdict.fix
 

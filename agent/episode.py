@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Sequence
 
 from agent.actor import Actor, ActorState, Decision, pick_untried
+from agent.errors import ComponentError
 from agent.prompting import MemoryContext
 from agent.trajectory import Episode, StepRecord, content_words
 from envs.base import Env, StepResult
@@ -145,6 +146,8 @@ def run_episode(
         )  # fmt: skip
         try:
             decision = actor.act(state)
+        except ComponentError:  # the model cannot run at all (a build that crashes on this CPU): no step can
+            raise
         except Exception as exc:  # a model timeout or server error must not end the run: count, explore
             counters.model_errors += 1
             log.warning("model call failed at step %d: %s", episode.n_steps, exc)

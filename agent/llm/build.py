@@ -21,6 +21,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -79,6 +80,33 @@ class Verdict:
     """One line: what the library targets and what the CPU lacks or risks."""
     fix: str
     """What to run when ``ok`` is False."""
+
+
+CRASH_CAUSES = {
+    "SIGILL": "llama.cpp ran an instruction this CPU lacks: the library was built for another CPU "
+    "(a wheel compiled with -march=native elsewhere, or reused from pip's cache)",
+    "SIGSEGV": "llama.cpp crashed loading or decoding the model (known on some CPUs with AMX when the "
+    "library was compiled for the build machine)",
+    "SIGBUS": "llama.cpp could not read the memory-mapped model file (truncated, or on a full disk)",
+    "SIGABRT": "llama.cpp aborted (an assertion failed loading or decoding the model)",
+}
+"""What a child process's death by each signal means for a llama.cpp library."""
+
+
+def signal_name(returncode: int) -> str:
+    """The name of the signal a child died of, from its negative return code (``SIGSEGV``)."""
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
+def exit_cause(returncode: int) -> str:
+    """A failed child's exit in words: the signal and what it means, or the exit status."""
+    if returncode >= 0:
+        return f"exit {returncode}"
+    name = signal_name(returncode)
+    return f"died of {name}: {CRASH_CAUSES.get(name, 'llama.cpp crashed')}"
 
 
 REBUILD = "rebuild llama.cpp for any x86-64 CPU: make reinstall-llama   (the `portable` target, 3-10 min)"
@@ -168,7 +196,7 @@ def check(python: str) -> int:
     """Print whether the installed library suits this CPU; non-zero when it does not."""
     info, code = system_info(python)
     if info is None:
-        print(f"llama_cpp failed to load (exit {code}): {REBUILD}")
+        print(f"llama_cpp failed to load in a child process ({exit_cause(code)})\nfix: {REBUILD}")
         return 1
     verdict = judge(compiled_features(info), cpu_flags())
     print(f"llama.cpp {'ok' if verdict.ok else 'UNSUITED'}: {verdict.detail}")

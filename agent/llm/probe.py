@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import importlib.util
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -22,20 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import ComponentError
-from agent.llm.build import REBUILD, compiled_features, cpu_flags, judge, system_info
+from agent.llm.build import CRASH_CAUSES, REBUILD, compiled_features, cpu_flags, judge, signal_name, system_info
 
 QUESTION = "What is 2 + 2? Answer with the number only."
 EXPECT = "4"
-
-CAUSES = {
-    "SIGILL": "llama.cpp ran an instruction this CPU lacks: the library was built for another CPU "
-    "(a wheel compiled with -march=native elsewhere, or reused from pip's cache)",
-    "SIGSEGV": "llama.cpp crashed loading or decoding the model (known on some CPUs with AMX when the "
-    "library was compiled for the build machine)",
-    "SIGBUS": "llama.cpp could not read the memory-mapped model file (truncated, or on a full disk)",
-    "SIGABRT": "llama.cpp aborted (an assertion failed loading or decoding the model)",
-}
-
 
 @dataclass(frozen=True)
 class ProbeResult:
@@ -66,17 +55,9 @@ def child_main(argv: list[str]) -> None:
     print(json.dumps({"answer": reply["choices"][0]["message"].get("content") or ""}))
 
 
-def signal_name(returncode: int) -> str:
-    """The name of the signal a child died of, from its negative return code (``SIGSEGV``)."""
-    try:
-        return signal.Signals(-returncode).name
-    except ValueError:
-        return f"signal {-returncode}"
-
-
 def _crash_cause(name: str) -> str:
     """The cause of a crash, sharpened by what the installed library was compiled for."""
-    cause = CAUSES.get(name, "llama.cpp crashed")
+    cause = CRASH_CAUSES.get(name, "llama.cpp crashed")
     info, _ = system_info(sys.executable)
     if info is not None:
         verdict = judge(compiled_features(info), cpu_flags())

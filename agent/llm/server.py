@@ -18,8 +18,10 @@ from pathlib import Path
 from types import TracebackType
 
 from agent.errors import ComponentError, UsageError
+from agent.llm.build import exit_cause
 from agent.llm.config import LLMConfig
 from agent.llm.models import LOCAL_MODELS, ensure_model
+from agent.llm.probe import ensure_decodes
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -40,6 +42,7 @@ def server_command(config: LLMConfig, host: str, port: int) -> list[str]:
         )
     spec = LOCAL_MODELS[config.backend]
     path = ensure_model(spec, config.cache_dir)
+    ensure_decodes(path, n_threads=config.n_threads)  # a build that crashes here fails with its fix, not a signal
     return [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(path),
@@ -60,7 +63,7 @@ def wait_until_ready(base_url: str, timeout: float, process: subprocess.Popen[by
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise ComponentError(
-                f"the model server exited with code {process.returncode} before it was ready",
+                f"the model server stopped before it was ready ({exit_cause(process.returncode)})",
                 "run the same command by hand to see its log: evolve serve-model --port <free port>",
             )
         try:

@@ -12,6 +12,7 @@ from langchain_core.messages import BaseMessage
 import envs
 from agent.actor import Actor, ActorConfig, ActorState, nearest_action
 from agent.episode import _cycling, run_episode
+from agent.errors import ComponentError
 from agent.likeness import Embed, Likeness
 from agent.prompting import MemoryContext
 from agent.trajectory import Episode, StepRecord
@@ -67,6 +68,16 @@ def test_model_error_does_not_end_the_run(twc: envs.Env) -> None:
     episode = run_episode(twc, Actor(fake), seed=3, max_steps=2)
     assert episode.counters.model_errors == 1
     assert episode.n_steps == 2
+
+
+def test_a_model_that_cannot_run_ends_the_run_with_its_fix(twc: envs.Env) -> None:
+    """A broken component (a llama.cpp build that crashes on this CPU) is not a step's mistake to count."""
+
+    def broken(_: list[BaseMessage]) -> str:
+        raise ComponentError("the local model cannot run here: the model process died of SIGILL", "make reinstall-llama")
+
+    with pytest.raises(ComponentError, match="SIGILL"):
+        run_episode(twc, Actor(ScriptedChatModel().enqueue(broken)), seed=3, max_steps=2)
 
 
 def test_repeated_no_effect_action_is_replaced(twc: envs.Env) -> None:
