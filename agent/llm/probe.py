@@ -58,7 +58,7 @@ def child_main(argv: list[str]) -> None:
 def _crash_cause(name: str) -> str:
     """The cause of a crash, sharpened by what the installed library was compiled for."""
     cause = CRASH_CAUSES.get(name, "llama.cpp crashed")
-    info, _ = system_info(sys.executable)
+    info, _, _ = system_info(sys.executable)
     if info is not None:
         verdict = judge(compiled_features(info), cpu_flags())
         if not verdict.ok:

@@ -69,8 +69,8 @@ def test_targets_and_their_wheel_directories(tmp_path) -> None:  # type: ignore[
 
 def test_the_installed_library_suits_this_cpu() -> None:
     """What `make install` built: read in a child process, judged against /proc/cpuinfo."""
-    info, code = system_info(sys.executable)
-    assert info is not None, f"llama_cpp failed to load in a child process (exit {code})"
+    info, code, error = system_info(sys.executable)
+    assert info is not None, f"llama_cpp failed to load in a child process (exit {code}): {error}"
     verdict = judge(compiled_features(info), cpu_flags())
     assert verdict.ok, verdict.detail
     if is_x86():  # the default install is the portable target: nothing beyond x86-64-v3
