@@ -74,7 +74,7 @@ def test_a_model_that_cannot_run_ends_the_run_with_its_fix(twc: envs.Env) -> Non
     """A broken component (a llama.cpp build that crashes on this CPU) is not a step's mistake to count."""
 
     def broken(_: list[BaseMessage]) -> str:
-        raise ComponentError("the local model cannot run here: the model process died of SIGILL", "make reinstall-llama")
+        raise ComponentError("the local model cannot run here: the model died of SIGILL", "make reinstall-llama")
 
     with pytest.raises(ComponentError, match="SIGILL"):
         run_episode(twc, Actor(ScriptedChatModel().enqueue(broken)), seed=3, max_steps=2)
