@@ -1,3 +1,4 @@
-"""The self-evolving agent: LLM layer, actor, evolution loop, benchmark runner, chat and CLI."""
+"""The self-evolving agent: ``core`` (a step and an episode), ``policies`` (memory deciding a step),
+``learning`` (the evolution loop), ``bench``, ``chat``, ``evals``, ``ui`` and the ``cli``, over ``llm``."""
 
 __version__ = "0.1.0"

@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 import envs
-from agent.episode import replay_actions
-from agent.experience import experience_inputs, namespace_for
+from agent.core.episode import replay_actions
+from agent.learning.experience import experience_inputs, namespace_for
 from memory import MemoryBank, MemoryConfig
 
 

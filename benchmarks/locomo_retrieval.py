@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.locomo_eval import to_dialogue  # noqa: E402
+from agent.evals.locomo import to_dialogue  # noqa: E402
 from envs.conversation import load_locomo  # noqa: E402
 from memory import MemoryBank, MemoryConfig  # noqa: E402
 from memory.dialogue import (  # noqa: E402

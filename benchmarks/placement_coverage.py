@@ -1,12 +1,13 @@
 """How many placements of held-out games memory knows: exactly, by analogy, or by likeness (right or wrong).
 
 Reads what a bench's training earned — from its memory bank, by the rule the agent retrieves with
-(:func:`agent.experience.earned_anywhere`: earned points and never lost any; this includes placings STaR
+(:func:`agent.learning.facts.earned_anywhere`: earned points and never lost any; this includes placings STaR
 correction wrote from gold paths), or from its ``episodes.jsonl`` (training episodes only) when the bank is not
 at hand — replays the gold path of each held-out game and, at every gold placing, asks the agent's own code
 what memory would do with the actions offered there: a placing of that very object that earned points
-(exact), :func:`agent.analogy.analogous` (an alike object), else :func:`agent.likeness.guess` (the place where
-the most alike objects went, ranked with the real embedding model). A guess is right when it is the gold
+(exact), :func:`agent.families.textworld.analogy.analogous` (an alike object), else
+:func:`agent.families.textworld.likeness.guess` (the place where the most alike objects went, ranked with the
+real embedding model). A guess is right when it is the gold
 placing itself; opening or placing anywhere else first is wrong (a later guess may still find it). No model is
 called. Gold paths exist on the training fold only, so this checks the in-distribution setting (held-out seeds
 500–999).
@@ -29,10 +30,12 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
 import envs  # noqa: E402
-from agent.analogy import analogous, placing  # noqa: E402
-from agent.experience import earned_anywhere, namespace_for  # noqa: E402
+from agent.families.textworld.analogy import analogous  # noqa: E402
+from agent.families.textworld.grammar import placing  # noqa: E402
+from agent.families.textworld.likeness import Likeness, guess  # noqa: E402
 from agent.jsonl import json_lines  # noqa: E402
-from agent.likeness import Likeness, guess  # noqa: E402
+from agent.learning.experience import namespace_for  # noqa: E402
+from agent.learning.facts import earned_anywhere  # noqa: E402
 from benchmarks.gold_memory import seed_range  # noqa: E402
 from envs.shortlist import after_verb  # noqa: E402
 from memory import MemoryBank, MemoryConfig, MemoryKind  # noqa: E402

@@ -144,10 +144,6 @@ def after_verb(action: str) -> str:
 
 NAVIGATION = frozenset({"go to", "teleport to", "move east", "move west", "move north", "move south"})
 """Verb phrases that move the agent; they get a small bonus because most tasks need walking somewhere."""
-PLACING = frozenset({"put", "put down", "drop", "place", "insert"})
-"""Verb phrases that let go of an object."""
-TAKING = frozenset({"take", "pick up", "get"})
-"""Verb phrases that take an object."""
 
 
 def score_actions(actions: Sequence[str], *, task: str, observation: str) -> list[float]:

@@ -11,7 +11,7 @@ Typical use::
     bank.forget()
 """
 
-from memory.bank import MemoryBank, collection_name
+from memory.bank import MemoryBank
 from memory.base import (
     MemoryInput,
     MemoryKind,
@@ -30,9 +30,11 @@ from memory.dialogue import (
     ingest_dialogue,
 )
 from memory.errors import MemoryBankError, MemoryUsageError, SnapshotNotFound, StoreUnavailable
-from memory.ledger import HistoryEntry
-from memory.lifecycle import ForgetReport, SnapshotInfo
+from memory.lifecycle import ForgetReport
 from memory.reflect import JsonLLM, ReflectReport, reflect
+from memory.schema import HistoryEntry
+from memory.scopes import collection_name
+from memory.snapshots import SnapshotInfo
 from memory.store import ChromaStore, VectorStore
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The memory bank: insert, retrieve, feedback and the record operations, on a vector store and a ledger.
+"""The memory bank: one facade over a ledger, a vector store and the parts that work on them.
 
 Write path (crash-safe outbox): a new memory is first committed to the SQLite ledger with its embedding
 and ``synced = 0``, then added to Chroma, then marked synced. A crash in between leaves an unsynced row
@@ -16,58 +16,39 @@ Several machines share a Chroma *server*; each machine keeps its own ledger, ado
 the server that it has not seen (from their Chroma metadata), and publishes its counters to Chroma
 metadata with :meth:`MemoryBank.flush`. Counters are therefore eventually consistent across machines,
 and a forget or rollback on one machine does not know about another machine's ledger.
+
+The parts get their dependencies in their constructors and never see the bank: :class:`ScopeRegistry`
+(which collections exist), :class:`Syncer` (ledger -> store), :class:`Retriever`, :class:`Lifecycle`
+(forget, archive, restore), :class:`Snapshots` (with export, import), :class:`Writer` (insert, edits) and
+:class:`BankView` (read-only queries). The bank builds them, checks it is open, and runs what spans parts.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from memory import lifecycle, retrieval
-from memory import sync as sync_mod
-from memory.base import (
-    MemoryInput,
-    MemoryKind,
-    MemoryRecord,
-    MemoryStatus,
-    RetrievedMemory,
-    content_hash,
-    parse_kind,
-    validate_namespace,
-)
+from memory.base import MemoryInput, MemoryKind, MemoryRecord, MemoryStatus, RetrievedMemory
 from memory.config import MemoryConfig
-from memory.errors import MemoryUsageError, StoreUnavailable
-from memory.ledger import RECORD_SELECT, HistoryEntry, Ledger, record_from_row, record_summary
-from memory.scoring import (
-    initial_strength,
-)
+from memory.embed import Embed, LazyEmbed
+from memory.errors import StoreUnavailable
+from memory.ledger import Ledger
+from memory.lifecycle import ForgetReport, Lifecycle
+from memory.retrieval import Retriever
+from memory.schema import HistoryEntry
+from memory.scopes import CollectionNames, ScopeRegistry, collection_name
+from memory.snapshots import SnapshotInfo, Snapshots
 from memory.store import ChromaStore, VectorStore
-from memory.sync import Scope, collection_name, parse_collection_name
-from memory.tokens import count_tokens, truncate_to_tokens
+from memory.sync import Syncer
+from memory.views import BankView
+from memory.writer import VoteOutcome, Writer
 
 log = logging.getLogger(__name__)
-
-Embed = Callable[[list[str]], np.ndarray]
-
-
-@dataclass(frozen=True)
-class VoteOutcome:
-    """What a vote did."""
-
-    counted: bool
-    """False when every piece of evidence had been counted before (nothing changed)."""
-    removed: bool
-    """True when the memory reached zero votes and was archived."""
-    votes: int
-    """Votes after the operation."""
 
 
 class MemoryBank:
@@ -106,14 +87,27 @@ class MemoryBank:
             self.ledger.close()
             raise
         self.store: VectorStore = store
-        self._embed = embed
-        self._keyword: dict[Scope, retrieval.KeywordState] = {}
-        self._scopes: set[Scope] = set()
-        self._pending_deletes: dict[str, int] = {}
-        """Archived vectors per collection still in the index (retrieval widens its pool by these)."""
+        self._embed = LazyEmbed(embed)
+        names = CollectionNames(config.collection_prefix)
+        self.scopes = ScopeRegistry(self.ledger, store, names, from_server=bool(config.server_url),
+                                    refresh_on_unknown=config.shared_writers)  # fmt: skip
+        """The (kind, namespace) scopes the bank holds."""
+        self.syncer = Syncer(self.ledger, store, names, config)
+        """Keeps the vector store in line with the ledger; ``pending_all()`` lists deletions left to :meth:`sync`."""
+        self.retriever = Retriever(config, self.ledger, store, names, self.scopes, self.syncer, self._embed, clock)
+        """Ranks memories for a query."""
+        self.lifecycle = Lifecycle(config, self.ledger, names, self.syncer, clock)
+        """Forgets, archives and restores."""
+        self.snapshots = Snapshots(config, self.ledger, names, self._embed, clock)
+        """Snapshots, rollback, export and import."""
+        self.view = BankView(config, self.ledger)
+        """Read-only queries (records, counts, lookups for dashboards and chat commands)."""
+        self.writer = Writer(config, self.ledger, self.view, self.scopes, self.syncer, self.lifecycle, self._embed,
+                             clock)  # fmt: skip
+        """Inserts, feedback, votes and record edits."""
         self._closed = False
-        self._refresh_scopes()
-        pending = self.ledger.count("synced = 0") + int(self.ledger.query("SELECT COUNT(*) FROM tombstones")[0][0])
+        self.scopes.refresh()
+        pending = self.syncer.backlog()
         if pending:
             log.info("reconciling %d memories left unsynced by an earlier run", pending)
             self.sync()
@@ -126,14 +120,7 @@ class MemoryBank:
     # -- plumbing -----------------------------------------------------------------------------------------
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed texts with the injected embedder (default: shared MiniLM)."""
-        if self._embed is None:
-            from memory.embeddings import Embedder
-
-            self._embed = Embedder.shared().embed
-        return np.asarray(self._embed(texts), dtype=np.float32)
-
-    def _now(self, now: float | None) -> float:
-        return self.clock() if now is None else float(now)
+        return self._embed(texts)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -142,15 +129,6 @@ class MemoryBank:
     def collection(self, kind: MemoryKind, namespace: str) -> str:
         """The Chroma collection holding one kind in one namespace."""
         return collection_name(self.config.collection_prefix, kind, namespace)
-
-    def _refresh_scopes(self) -> None:
-        for kind, ns in self.ledger.query("SELECT DISTINCT kind, namespace FROM memories"):
-            self._scopes.add((MemoryKind(kind), ns))
-        if self.config.server_url:  # other machines may have made collections this ledger never saw
-            for name in self.store.collections():
-                scope = parse_collection_name(self.config.collection_prefix, name)
-                if scope is not None:
-                    self._scopes.add(scope)
 
     # -- insert -------------------------------------------------------------------------------------------
     def insert(self, text: str, kind: MemoryKind | str = MemoryKind.EXPERIENCE, namespace: str = "agent",
@@ -180,103 +158,13 @@ class MemoryBank:
                 pushed by :meth:`sync` when it is back.
         """
         self._check_open()
-        if embeddings is not None and len(embeddings) != len(items):
-            raise MemoryUsageError(f"got {len(embeddings)} embeddings for {len(items)} items; give one per item")
-        now = self.clock()
-        actor = actor or self.config.actor
-        prepared: list[tuple[MemoryRecord, int]] = []
-        for i, item in enumerate(items):
-            prepared.append(self._prepare(item, now, where=f"item {i}"))
-        keys = [(r.kind.value, r.namespace, r.content_hash) for r, _ in prepared]
-        existing = self.ledger.ids_by_hash(keys)
-        ids: list[str] = []
-        new_at: dict[tuple[str, str, str], int] = {}
-        to_restore: list[str] = []
-        for i, key in enumerate(keys):
-            if key in existing:
-                mid, status = existing[key]
-                if status == MemoryStatus.ARCHIVED.value and mid not in to_restore:
-                    to_restore.append(mid)
-                ids.append(mid)
-            elif key in new_at:
-                ids.append(prepared[new_at[key]][0].id)
-            else:
-                new_at[key] = i
-                ids.append(prepared[i][0].id)
-        fresh = sorted(new_at.values())
-        if fresh:
-            records = [prepared[i][0] for i in fresh]
-            tokens = [prepared[i][1] for i in fresh]
-            if embeddings is not None:
-                vectors = np.asarray(embeddings, dtype=np.float32)[fresh]
-            else:
-                vectors = self.embed([r.text for r in records])
-            with self.ledger.tx():
-                self.ledger.insert(records, vectors, tokens)
-                self.ledger.log(
-                    ("insert", r.id, r.kind.value, r.namespace, actor, reason, None, record_summary(r)) for r in records
-                )
-            self._scopes.update((r.kind, r.namespace) for r in records)
-            self._push({r.id: (r, v) for r, v in zip(records, vectors, strict=True)})
-        if to_restore:
-            lifecycle.restore(self, to_restore, actor=actor, reason="inserted again")
-        return ids
-
-    def _prepare(self, item: MemoryInput, now: float, where: str) -> tuple[MemoryRecord, int]:
-        kind = parse_kind(item.kind)
-        namespace = validate_namespace(item.namespace)
-        if not isinstance(item.text, str) or not item.text.strip():
-            raise MemoryUsageError(f"{where}: memory text is empty; give the text to remember")
-        text = item.text.strip()
-        tokens = count_tokens(text, self.config.token_encoding)
-        if tokens > self.config.max_text_tokens:
-            raise MemoryUsageError(
-                f"{where}: memory text has {tokens} tokens, over max_text_tokens={self.config.max_text_tokens}; "
-                "split it, summarise it, or raise MemoryConfig.max_text_tokens"
-            )
-        if not 0.0 <= float(item.importance) <= 1.0:
-            raise MemoryUsageError(f"{where}: importance {item.importance!r} is outside 0..1")
-        for key, value in item.meta.items():
-            if not isinstance(value, str | int | float | bool):
-                raise MemoryUsageError(f"{where}: meta[{key!r}] = {value!r} is not a str, int, float or bool")
-        context = item.context or ""
-        if context and self.config.max_context_tokens >= 0:
-            context = truncate_to_tokens(context, self.config.max_context_tokens, self.config.token_encoding)
-        votes = item.votes or (self.config.insight_initial_votes if kind is MemoryKind.INSIGHT else 0)
-        created = float(item.created_at) if item.created_at is not None else now
-        record = MemoryRecord(
-            id="mem-" + uuid.uuid4().hex[:20],
-            kind=kind,
-            namespace=namespace,
-            text=text,
-            created_at=created,
-            updated_at=now,
-            context=context,
-            importance=float(item.importance),
-            strength=initial_strength(float(item.importance), self.config.base_strength_days),
-            votes=votes,
-            pinned=item.pinned,
-            source_ids=tuple(str(s) for s in item.source_ids),
-            derived_from=tuple(str(s) for s in item.derived_from),
-            episode_id=item.episode_id,
-            thread=item.thread,
-            seq=item.seq,
-            meta=dict(item.meta),
-            content_hash=content_hash(kind, namespace, text),
-        )
-        return record, tokens
+        return self.writer.insert_many(items, embeddings=embeddings, actor=actor, reason=reason)
 
     # -- syncing with the vector store ---------------------------------------------------------------------
-    def _push(self, rows: dict[str, tuple[MemoryRecord, np.ndarray]]) -> None:
-        sync_mod.push(self, rows)
-
-    def _mark_synced(self, ids: Sequence[str]) -> None:
-        sync_mod.mark_synced(self, ids)
-
     def sync(self) -> int:
         """Push every unsynced change to the vector store (after a crash or an outage); returns how many."""
         self._check_open()
-        return sync_mod.sync(self)
+        return self.syncer.sync()
 
     def flush(self) -> int:
         """Publish changed counters (recalls, strength, utility, votes, status) to Chroma metadata.
@@ -284,7 +172,13 @@ class MemoryBank:
         Needed only when other machines read the same Chroma server; returns how many were published.
         """
         self._check_open()
-        return sync_mod.flush(self)
+        return self.syncer.flush()
+
+    def mirror_into_store(self) -> int:
+        """Push the memories the ledger holds but the vector store lacks (e.g. a new Chroma server); returns
+        how many. Archived memories still in the store are deleted from it; cheap when the counts match."""
+        self._check_open()
+        return self.syncer.mirror()
 
     # -- read ---------------------------------------------------------------------------------------------
     def get(self, memory_id: str) -> MemoryRecord:
@@ -293,15 +187,11 @@ class MemoryBank:
         Raises:
             MemoryUsageError: no memory has this id.
         """
-        found = self.ledger.get([memory_id])
-        if memory_id not in found:
-            raise MemoryUsageError(f"no memory with id {memory_id!r} in {self.config.path}")
-        return found[memory_id][0]
+        return self.view.get(memory_id)
 
     def get_many(self, ids: Sequence[str]) -> list[MemoryRecord]:
         """The memories that exist among ``ids``, in the given order."""
-        found = self.ledger.get(ids)
-        return [found[i][0] for i in ids if i in found]
+        return self.view.get_many(ids)
 
     def memories(
         self,
@@ -311,22 +201,7 @@ class MemoryBank:
         limit: int | None = None,
     ) -> list[MemoryRecord]:
         """Memories by kind, namespace and status, newest first (no scoring, no recall update)."""
-        where, params = ["1"], []
-        if kinds is not None:
-            ks = [parse_kind(k).value for k in kinds]
-            where.append(f"kind IN ({', '.join('?' * len(ks))})")
-            params.extend(ks)
-        if namespace is not None:
-            nss = [validate_namespace(n) for n in ([namespace] if isinstance(namespace, str) else namespace)]
-            where.append(f"namespace IN ({', '.join('?' * len(nss))})")
-            params.extend(nss)
-        if status is not None:
-            where.append("status = ?")
-            params.append(MemoryStatus(status).value)
-        sql = f"SELECT {RECORD_SELECT} FROM memories WHERE {' AND '.join(where)} ORDER BY created_at DESC"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return [record_from_row(r) for r in self.ledger.query(sql, params)]
+        return self.view.memories(kinds, namespace, status, limit)
 
     def retrieve(
         self,
@@ -359,8 +234,8 @@ class MemoryBank:
             query_embedding: a precomputed unit vector for ``query`` (skips embedding).
         """
         self._check_open()
-        return retrieval.retrieve(
-            self, query, k, kinds, namespace, token_budget, now=now, record=record,
+        return self.retriever.retrieve(
+            query, k, kinds, namespace, token_budget, now=now, record=record,
             include_superseded=include_superseded, min_similarity=min_similarity, mmr_lambda=mmr_lambda,
             query_embedding=query_embedding,
         )  # fmt: skip
@@ -369,9 +244,7 @@ class MemoryBank:
         """Count a recall of these memories (strength grows as on ``retrieve(record=True)``), for callers that
         pick from candidates retrieved with ``record=False`` and should strengthen only what they used."""
         self._check_open()
-        found = self.ledger.get_all(memory_ids, "mark_recalled for")
-        self.ledger.record_recalls(list(found), self.clock() if now is None else now, self.config.recall_growth,
-                                   self.config.max_strength_days)  # fmt: skip
+        self.retriever.mark_recalled(memory_ids, now)
 
     # -- record operations -------------------------------------------------------------------------------
     def feedback(
@@ -388,85 +261,29 @@ class MemoryBank:
         Each memory's utility (smoothed success rate) moves toward the outcome; logged per memory.
         """
         self._check_open()
-        value = float(outcome)
-        if not 0.0 <= value <= 1.0:
-            raise MemoryUsageError(f"outcome must be a bool or a float in 0..1, got {outcome!r}")
-        found = self.ledger.get_all(memory_ids, "feedback for")
-        with self.ledger.tx() as conn:
-            conn.executemany(
-                "UPDATE memories SET utility_sum = utility_sum + ?, utility_count = utility_count + 1, "
-                "meta_dirty = 1 WHERE id = ?",
-                [(value, m) for m in found],
-            )
-            self.ledger.log(
-                ("feedback", m, r.kind.value, r.namespace, actor or self.config.actor,
-                 reason or (f"episode {episode_id}" if episode_id else "outcome reported"),
-                 {"utility_sum": r.utility_sum, "utility_count": r.utility_count},
-                 {"utility_sum": r.utility_sum + value, "utility_count": r.utility_count + 1, "outcome": value,
-                  "episode_id": episode_id})
-                for m, (r, _) in found.items()
-            )  # fmt: skip
-
-    def _set(self, memory_id: str, op: str, fields: dict[str, Any], actor: str | None, reason: str,
-             store_dirty: bool = False) -> MemoryRecord:  # fmt: skip
-        record = self.get(memory_id)
-        before = {k: getattr(record, k) for k in fields if hasattr(record, k)}
-        with self.ledger.tx():
-            self.ledger.update_fields(memory_id, {**fields, "updated_at": self.clock()}, store_dirty=store_dirty)
-            self.ledger.log([(op, memory_id, record.kind.value, record.namespace, actor or self.config.actor,
-                              reason, _jsonable(before), _jsonable(fields))])  # fmt: skip
-        return self.get(memory_id)
+        self.writer.feedback(memory_ids, outcome, episode_id, actor=actor, reason=reason)
 
     def pin(self, memory_id: str, *, actor: str | None = None, reason: str = "") -> MemoryRecord:
         """Protect a memory from every kind of forgetting."""
-        return self._set(memory_id, "pin", {"pinned": 1}, actor, reason)
+        return self.writer.pin(memory_id, actor=actor, reason=reason)
 
     def unpin(self, memory_id: str, *, actor: str | None = None, reason: str = "") -> MemoryRecord:
         """Make a pinned memory forgettable again."""
-        return self._set(memory_id, "unpin", {"pinned": 0}, actor, reason)
+        return self.writer.unpin(memory_id, actor=actor, reason=reason)
 
     def set_importance(self, memory_id: str, importance: float, *, actor: str | None = None,
                        reason: str = "") -> MemoryRecord:  # fmt: skip
         """Change a memory's importance (0..1)."""
-        if not 0.0 <= importance <= 1.0:
-            raise MemoryUsageError(f"importance {importance!r} is outside 0..1")
-        return self._set(memory_id, "importance", {"importance": float(importance)}, actor, reason)
+        return self.writer.set_importance(memory_id, importance, actor=actor, reason=reason)
 
     def supersede(self, old_id: str, new_id: str, reason: str, *, actor: str | None = None) -> MemoryRecord:
         """Mark ``old_id`` as contradicted by ``new_id``: kept and logged, no longer retrieved by default."""
-        if old_id == new_id:
-            raise MemoryUsageError("a memory cannot supersede itself")
-        new = self.get(new_id)
-        old = self._set(old_id, "supersede",
-                        {"status": MemoryStatus.SUPERSEDED.value, "superseded_by": new_id}, actor, reason)  # fmt: skip
-        self.ledger.log([("supersedes", new_id, new.kind.value, new.namespace, actor or self.config.actor, reason,
-                          None, {"superseded": old_id})])  # fmt: skip
-        return old
+        return self.writer.supersede(old_id, new_id, reason, actor=actor)
 
     def edit(self, memory_id: str, text: str, *, derived_from: Sequence[str] = (), actor: str | None = None,
              reason: str = "") -> MemoryRecord:  # fmt: skip
         """Replace a memory's text (same id; new embedding); evidence ids are added to its provenance."""
-        record = self.get(memory_id)
-        new, tokens = self._prepare(MemoryInput(text=text, kind=record.kind, namespace=record.namespace),
-                                    self.clock(), "edit")  # fmt: skip
-        if self.ledger.ids_by_hash([(record.kind.value, record.namespace, new.content_hash)]):
-            raise MemoryUsageError(f"another {record.kind.value} memory already has the text {text!r}")
-        vector = self.embed([new.text])[0]
-        sources = tuple(dict.fromkeys([*record.derived_from, *derived_from]))
-        with self.ledger.tx() as conn:
-            conn.execute(
-                "UPDATE memories SET text = ?, content_hash = ?, tokens = ?, derived_from = ?, updated_at = ?, "
-                "synced = 0 WHERE id = ?",
-                (new.text, new.content_hash, tokens, json.dumps(list(sources)), self.clock(), memory_id),
-            )
-            self.ledger.set_vectors([memory_id], vector.reshape(1, -1))
-            after = {"text": new.text, "derived_from": list(sources)}
-            who = actor or self.config.actor
-            self.ledger.log([("edit", memory_id, record.kind.value, record.namespace, who, reason,
-                              {"text": record.text}, after)])  # fmt: skip
-        updated = self.get(memory_id)
-        self._push({memory_id: (updated, vector)})
-        return updated
+        return self.writer.edit(memory_id, text, derived_from=derived_from, actor=actor, reason=reason)
 
     def vote(self, memory_id: str, delta: int, evidence: Sequence[str], *, actor: str | None = None,
              reason: str = "") -> VoteOutcome:  # fmt: skip
@@ -475,79 +292,64 @@ class MemoryBank:
         Upvote evidence joins ``derived_from``; downvote evidence is kept in ``meta["against"]``. A vote
         backed only by evidence already counted changes nothing. At zero votes the memory is archived.
         """
-        if delta not in (1, -1):
-            raise MemoryUsageError(f"a vote is +1 or -1, got {delta!r}")
-        record = self.get(memory_id)
-        against = [a for a in str(record.meta.get("against", "")).split(",") if a]
-        counted = record.derived_from if delta > 0 else tuple(against)
-        fresh = [e for e in dict.fromkeys(evidence) if e not in counted]
-        if not fresh or record.status is MemoryStatus.ARCHIVED:
-            return VoteOutcome(False, False, record.votes)
-        votes = record.votes + delta
-        fields: dict[str, Any] = {"votes": votes}
-        if delta > 0:
-            fields["derived_from"] = json.dumps([*record.derived_from, *fresh])
-        else:
-            fields["meta"] = json.dumps({**record.meta, "against": ",".join([*against, *fresh])})
-        with self.ledger.tx():
-            self.ledger.update_fields(memory_id, {**fields, "updated_at": self.clock()}, store_dirty=False)
-            self.ledger.log([("vote", memory_id, record.kind.value, record.namespace, actor or self.config.actor,
-                              reason, {"votes": record.votes}, {"votes": votes, "evidence": fresh})])  # fmt: skip
-        removed = False
-        if votes <= 0:
-            lifecycle.archive(self, [memory_id], reason="votes reached zero", actor=actor or self.config.actor)
-            removed = True
-        return VoteOutcome(True, removed, votes)
+        return self.writer.vote(memory_id, delta, evidence, actor=actor, reason=reason)
 
     def history(self, memory_id: str | None = None, limit: int | None = None) -> list[HistoryEntry]:
         """The append-only log of one memory (or of the whole bank), oldest first."""
         return self.ledger.history(memory_id, limit)
 
-    # -- lifecycle (see memory.lifecycle) ----------------------------------------------------------------
-    def forget(
-        self, now: float | None = None, *, dry_run: bool = False, sync_index: bool | None = None
-    ) -> lifecycle.ForgetReport:
+    # -- lifecycle (see memory.lifecycle and memory.snapshots) ------------------------------------------
+    def forget(self, now: float | None = None, *, dry_run: bool = False,
+               sync_index: bool | None = None) -> ForgetReport:  # fmt: skip
         """Archive decayed, low-utility and over-capacity memories (never pinned ones).
 
-        See :func:`memory.lifecycle.forget`; ``sync_index=False`` leaves the vector-index deletions to
-        :meth:`sync`, ``None`` does so only beyond ``config.forget_inline_deletes`` memories.
+        See :meth:`memory.lifecycle.Lifecycle.forget`; ``sync_index=False`` leaves the vector-index deletions
+        to :meth:`sync`, ``None`` does so only beyond ``config.forget_inline_deletes`` memories.
         """
         self._check_open()
-        return lifecycle.forget(self, self._now(now), dry_run=dry_run, sync_index=sync_index)
+        return self.lifecycle.forget(now, dry_run=dry_run, sync_index=sync_index)
 
     def restore(self, memory_id: str, *, actor: str | None = None, reason: str = "") -> MemoryRecord:
         """Bring an archived memory back into retrieval."""
         self._check_open()
-        lifecycle.restore(self, [memory_id], actor=actor or self.config.actor, reason=reason or "restored")
+        self.lifecycle.restore([memory_id], actor=actor or self.config.actor, reason=reason or "restored")
         return self.get(memory_id)
 
     def archive(self, memory_ids: Sequence[str], reason: str, *, actor: str | None = None) -> int:
         """Forget memories now (archived, restorable); returns how many were archived."""
         self._check_open()
-        return lifecycle.archive(self, memory_ids, reason=reason, actor=actor or self.config.actor)
+        return self.lifecycle.archive(memory_ids, reason=reason, actor=actor or self.config.actor)
 
-    def snapshot(self, name: str) -> lifecycle.SnapshotInfo:
+    def snapshot(self, name: str) -> SnapshotInfo:
         """Save the whole bank under ``name``."""
         self._check_open()
-        return lifecycle.snapshot(self, name)
+        return self.snapshots.snapshot(name)
 
-    def rollback(self, name: str) -> lifecycle.SnapshotInfo:
+    def rollback(self, name: str) -> SnapshotInfo:
         """Return the bank to a snapshot (the history log keeps everything, including the rollback)."""
         self._check_open()
-        return lifecycle.rollback(self, name)
+        info = self.snapshots.rollback(name)
+        self.retriever.invalidate()
+        self.scopes.refresh()
+        self.sync()
+        return info
 
-    def list_snapshots(self) -> list[lifecycle.SnapshotInfo]:
+    def list_snapshots(self) -> list[SnapshotInfo]:
         """Saved snapshots, oldest first."""
-        return lifecycle.list_snapshots(self)
+        return self.snapshots.list_snapshots()
 
     def export_jsonl(self, path: str | Path, *, include_archived: bool = True, include_embeddings: bool = True) -> int:
         """Write every memory as one JSON line; returns how many."""
-        return lifecycle.export_jsonl(self, Path(path), include_archived, include_embeddings)
+        return self.snapshots.export_jsonl(Path(path), include_archived, include_embeddings)
 
     def import_jsonl(self, path: str | Path, *, actor: str | None = None) -> int:
         """Read memories written by :meth:`export_jsonl` (ids kept, existing ones skipped); returns how many."""
         self._check_open()
-        return lifecycle.import_jsonl(self, Path(path), actor or self.config.actor)
+        imported = self.snapshots.import_jsonl(Path(path), actor or self.config.actor)
+        if imported:
+            self.scopes.add((r.kind, r.namespace) for r in imported)
+            self.sync()
+        return len(imported)
 
     def stats(self) -> dict[str, Any]:
         """Counts per kind, namespace and status, plus sync and failure counters."""
@@ -596,7 +398,3 @@ class MemoryBank:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.value if hasattr(v, "value") else v) for k, v in d.items()}

@@ -103,6 +103,10 @@ class MemoryConfig(BaseModel):
     """How long to wait for another process's write lock on an embedded store."""
     actor: str = "memory"
     """Default actor written to the history log."""
+    shared_writers: bool = False
+    """Other processes write to the same ledger and store at the same time (parallel workers): an insert
+    that meets another's identical insert is retried, and a query naming a scope this bank has not seen
+    looks for scopes the others made."""
 
     @field_validator("server_url")
     @classmethod

@@ -22,7 +22,7 @@ import bm25s
 import numpy as np
 
 from memory.base import MemoryInput, MemoryKind
-from memory.keyword import tokenize
+from memory.keyword import STOP_WORDS, tokenize
 from memory.scoring import rrf
 
 if TYPE_CHECKING:
@@ -217,9 +217,7 @@ def _bm25_rank(docs: Sequence[str], queries: Sequence[str], tokenizer: Callable[
 
 def plain_tokens(text: str) -> list[str]:
     """Lower-cased words without stop words and without stemming (the baseline tokenizer)."""
-    from memory.keyword import _STOP
-
-    return [w for w in re.findall(r"[a-z0-9]{2,}", text.lower()) if w not in _STOP]
+    return [w for w in re.findall(r"[a-z0-9]{2,}", text.lower()) if w not in STOP_WORDS]
 
 
 def baseline_rankings(

@@ -110,8 +110,8 @@ class Embedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed texts into an ``(n, 384)`` float32 array of unit vectors.
 
-        Small batches (queries) run on one torch thread: on a busy 2-core machine a 2-thread forward
-        pass of one sentence was measured at ~450 ms against ~30 ms on one thread.
+        Small batches (queries) run on one torch thread: on a busy 2-core machine two threads make a one-sentence
+        forward pass many times slower.
         """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)

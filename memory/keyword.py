@@ -37,7 +37,8 @@ while of at by for with about against between into through during before after a
 out on off over under again further then once here there when where why how all any both each few more most
 other some such no nor not only own same so than too very can will just don should now d ll m o re ve y ain
 aren couldn didn doesn hadn hasn haven isn ma mightn mustn needn shan shouldn wasn weren won wouldn"""
-_STOP = frozenset(STOPWORDS_EN) | frozenset(_NLTK_STOP.split()) | {"'s", "s"}
+STOP_WORDS = frozenset(STOPWORDS_EN) | frozenset(_NLTK_STOP.split()) | {"'s", "s"}
+"""Words left out of keyword search: bm25s's English list, NLTK's, and the possessive ``s``."""
 _VOWEL = re.compile(r"[aeiouy]")
 _IRREGULAR = {
     "went": "go", "gone": "go", "goes": "go", "ran": "run", "bought": "buy", "made": "make",
@@ -86,7 +87,7 @@ def tokenize(text: str) -> list[str]:
     """Lower-cased, stop-word-free, stemmed word tokens of ``text``."""
     out = []
     for token in _WORD.findall(text.lower()):
-        if len(token) < 2 or token in _STOP:
+        if len(token) < 2 or token in STOP_WORDS:
             continue
         out.append(stem(token))
     return out

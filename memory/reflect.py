@@ -373,8 +373,8 @@ def reflect(
             current = sorted(current, key=lambda r: (-r.votes, r.created_at))[:max_insights_in_prompt]
             rules = {f"R{i}": r for i, r in enumerate(current, start=1)}
             listing = "\n".join(f"{label} ({r.votes} votes): {r.text}" for label, r in rules.items()) or "(none yet)"
-            # With no rules yet a small model answers "nothing changes" to every batch (measured: 0 rules
-            # from 30 solved training games), so the first batch must propose at least one.
+            # With no rules yet a small model answers "nothing changes" to every batch, so the first batch must
+            # propose at least one.
             closing = tpl["insights_update" if rules else "insights_first"].format(max_ops=max_items)
             prompt = tpl["insights"].format(insights=listing, experiences=exp_text, max_ops=max_items,
                                             closing=closing)  # fmt: skip

@@ -6,22 +6,17 @@ server (``chroma run --path DIR --host 127.0.0.1 --port P``), the choice for sev
 machines. Collections use the cosine space; a query returns cosine *similarities* (higher is closer).
 
 Several processes on one embedded directory: Chroma keeps each process's HNSW index in memory, so two
-writers would overwrite each other's index files (measured here: a third of one writer's vectors
-became unfindable). ChromaStore therefore serialises writes with an ``fcntl`` lock on
-``DIR/.evolve-lock``, bumps a generation token in ``DIR/.evolve-generation`` after each write, and
-reopens its client whenever another process has written since it last looked. Reads take the lock
-shared. This makes one directory safe for several processes on one machine (a reopen costs ~10 ms per
-1k vectors); for real concurrency use a server.
+writers would overwrite each other's index files and vectors would become unfindable. ChromaStore therefore
+serialises writes with an ``fcntl`` lock (:mod:`memory.dirlock`), bumps a generation token after each write, and
+reopens its client whenever another process has written since it last looked. Reads take the lock shared. This
+makes one directory safe for several processes on one machine; for real concurrency use a server.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
-import threading
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,6 +26,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from memory.dirlock import DirLock
 from memory.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -108,58 +104,6 @@ class VectorStore(Protocol):
         ...
 
 
-_PATH_LOCKS: dict[str, threading.RLock] = {}
-_PATH_LOCKS_GUARD = threading.Lock()
-
-
-class _DirLock:
-    """An inter-process reader/writer lock on a directory (fcntl) plus an in-process re-entrant lock."""
-
-    def __init__(self, directory: Path, timeout: float) -> None:
-        self.path = directory / ".evolve-lock"
-        self.timeout = timeout
-        with _PATH_LOCKS_GUARD:
-            self._thread_lock = _PATH_LOCKS.setdefault(str(directory.resolve()), threading.RLock())
-        self._depth = 0
-        self._fh: Any = None
-
-    @contextlib.contextmanager
-    def hold(self, exclusive: bool) -> Iterator[None]:
-        with self._thread_lock:
-            if self._depth > 0:  # re-entrant: the outer holder already has the file lock
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            fh = open(self.path, "a+b")  # noqa: SIM115 - closed in finally
-            try:
-                self._acquire(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-                self._depth = 1
-                try:
-                    yield
-                finally:
-                    self._depth = 0
-                    fcntl.flock(fh, fcntl.LOCK_UN)
-            finally:
-                fh.close()
-
-    def _acquire(self, fh: Any, mode: int) -> None:
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(fh, mode | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise StoreUnavailable(
-                        f"another process has held the write lock {self.path} for over {self.timeout:.0f} s; "
-                        "if no other process uses this memory directory, delete the lock file"
-                    ) from None
-                time.sleep(0.005)
-
-
 def _is_connection_error(exc: BaseException) -> bool:
     names = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
     text = str(exc)
@@ -191,11 +135,11 @@ class ChromaStore:
         self.url = url
         self._closed = False
         self._collections: dict[str, Any] = {}
-        self._lock: _DirLock | None = None
+        self._lock: DirLock | None = None
         self._generation = ""
         if self.path is not None:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._lock = _DirLock(self.path, lock_timeout)
+            self._lock = DirLock(self.path, lock_timeout)
             self._generation = self._read_generation()
         self._client = self._connect()
 

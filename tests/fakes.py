@@ -90,3 +90,11 @@ class ScriptedChatModel(BaseChatModel):
         text = self._next(messages, kwargs)
         for i, word in enumerate(text.split(" ")):
             yield ChatGenerationChunk(message=AIMessageChunk(content=word if i == 0 else " " + word))
+
+
+def memory_actor(chat: BaseChatModel, config: Any = None) -> Any:
+    """An actor with the default memory policies (what benches build), for tests of memory-driven steps."""
+    from agent.core.actor import Actor
+    from agent.policies.registry import default_policies
+
+    return Actor(chat, config, policies=default_policies())

@@ -21,10 +21,11 @@ from typing import Any
 
 import jsonschema
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from agent.errors import ModelOutputError
 from agent.llm.llamacpp import LlamaCppChatModel
+from memory.reflect import JsonLLM
 
 log = logging.getLogger(__name__)
 
@@ -198,3 +199,15 @@ def complete_json(
     raise ModelOutputError(
         f"the model gave no valid JSON after {retries + 1} attempts: {errors[-1] if errors else ''}", raw
     )
+
+
+def json_llm(chat: BaseChatModel, retries: int = 1) -> JsonLLM:
+    """Adapt a chat model into the memory package's injected ``JsonLLM`` protocol."""
+
+    def call(messages: list[dict[str, str]], schema: dict[str, Any]) -> dict[str, Any]:
+        converted: list[BaseMessage] = [
+            SystemMessage(m["content"]) if m.get("role") == "system" else HumanMessage(m["content"]) for m in messages
+        ]
+        return complete_json(chat, converted, schema, retries=retries, name="reflection").data
+
+    return call

@@ -50,9 +50,8 @@ def row(bank: MemoryBank, record: MemoryRecord, now: float, score: float | None 
 
 def overview(bank: MemoryBank, *, allow_edits: bool, now: float) -> dict[str, Any]:
     """Header data: the bank's path and counts, its namespaces and kinds, and whether edits are allowed."""
-    namespaces = [str(r[0]) for r in bank.ledger.query("SELECT DISTINCT namespace FROM memories ORDER BY 1")]
     return {
-        "stats": bank.stats(), "namespaces": namespaces, "kinds": [k.value for k in MemoryKind],
+        "stats": bank.stats(), "namespaces": bank.view.namespaces(), "kinds": [k.value for k in MemoryKind],
         "statuses": [s.value for s in MemoryStatus], "allow_edits": allow_edits, "now": _date(now),
         "forget_below_retention": bank.config.forget_below_retention,
     }  # fmt: skip
@@ -90,13 +89,8 @@ def search(
                 for hit in bank.retrieve(text, k=limit, kinds=kinds, namespace=ns, record=False, now=now):
                     rows.append(row(bank, hit.record, now, hit.score))
                     seen.add(hit.id)
-            where, params = ["text LIKE ?"], [f"%{text}%"]
-            for column, value in (("kind", kind), ("namespace", namespace), ("status", st.value if st else "")):
-                if value:
-                    where.append(f"{column} = ?")
-                    params.append(value)
-            ids = [str(r[0]) for r in bank.ledger.query(
-                f"SELECT id FROM memories WHERE {' AND '.join(where)} ORDER BY created_at DESC LIMIT {limit}", params)]
+            ids = bank.view.ids_containing(text, kind=kind, namespace=namespace, status=st.value if st else "",
+                                           limit=limit)  # fmt: skip
             rows.extend(row(bank, r, now) for r in bank.get_many([i for i in ids if i not in seen]))
         else:
             rows = [row(bank, r, now) for r in bank.memories(kinds, ns, st, limit=limit)]
@@ -130,9 +124,7 @@ def evidence_chain(bank: MemoryBank, record: MemoryRecord, depth: int = 0,
 
 def derived(bank: MemoryBank, memory_id: str, now: float) -> list[dict[str, Any]]:
     """Memories made from this one (the reverse of ``derived_from``)."""
-    ids = [str(r[0]) for r in bank.ledger.query(
-        "SELECT id FROM memories WHERE derived_from LIKE ? ORDER BY created_at", [f'%"{memory_id}"%'])]  # fmt: skip
-    return [row(bank, r, now) for r in bank.get_many(ids) if memory_id in r.derived_from]
+    return [row(bank, r, now) for r in bank.get_many(bank.view.ids_citing(memory_id)) if memory_id in r.derived_from]
 
 
 def retention_curve(bank: MemoryBank, record: MemoryRecord, now: float, horizon_days: int = 60,
@@ -170,11 +162,11 @@ def detail(bank: MemoryBank, memory_id: str, now: float) -> dict[str, Any]:
     except MemoryUsageError:
         raise NotFound(f"no memory with id {memory_id!r} in {bank.config.path}") from None
     history = bank.history(memory_id)
-    archived = bank.ledger.query("SELECT archived_at, archive_reason FROM memories WHERE id = ?", [memory_id])
+    archived = bank.view.archive_info(memory_id)
     info = {**record.to_dict(), "created": _date(record.created_at), "updated": _date(record.updated_at),
             "last_recalled": _date(record.last_recalled_at), "retention": retention_now(bank, record, now),
-            "utility": record.utility, "archived": _date(archived[0][0]) if archived else None,
-            "archive_reason": archived[0][1] if archived else None}  # fmt: skip
+            "utility": record.utility, "archived": _date(archived[0]) if archived else None,
+            "archive_reason": archived[1] if archived else None}  # fmt: skip
     return {
         "memory": info,
         "evidence": evidence_chain(bank, record),
@@ -195,9 +187,7 @@ def retention_overview(bank: MemoryBank, now: float, horizon_days: int = 90, ste
     * ``histogram``: per kind, active memories by retention now, in tenths;
     * ``utility``: per day, the mean outcome reported for memories and how many reports.
     """
-    rows = bank.ledger.query(
-        "SELECT kind, created_at, COALESCE(last_recalled_at, created_at), strength, pinned FROM memories "
-        "WHERE status = 'active'")  # fmt: skip
+    rows = bank.view.retention_inputs()
     threshold = bank.config.forget_below_retention
     decaying = {k.value for k in bank.config.decaying_kinds}
     days = list(range(0, horizon_days + 1, step_days))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.analogy import Placing, alike, analogous, grounds, placing
+from agent.families.textworld.analogy import alike, analogous, grounds
+from agent.families.textworld.grammar import Placing, placing
 
 
 def test_placing_splits_verb_object_and_place() -> None:

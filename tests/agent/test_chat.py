@@ -13,9 +13,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import agent.cli_chat as cli_chat
-import agent.cli_options as cli_options
-from agent.chat import ChatConfig, ChatSession, SimulatedClock, parse_when
+import agent.cli.chat_cmd as cli_chat
+import agent.cli.eval_cmd as eval_cmd
+import agent.cli.options as cli_options
+from agent.chat.clock import SimulatedClock, parse_when
+from agent.chat.session import ChatConfig, ChatSession
 from agent.errors import UsageError
 from memory import MemoryBank, MemoryConfig, MemoryKind, MemoryStatus
 from tests.fakes import ScriptedChatModel
@@ -287,7 +289,7 @@ def test_eval_memorybank_replays_days_and_answers_with_the_memories_used(
     calls = sum(1 + (n > 1) for n in days) + len(emily.qa)  # lessons (+ summary) per day, one answer per question
     fake.enqueue(*[_memorybank_fake] * calls)
     eval_app = typer.Typer()
-    eval_app.command("memorybank")(cli_chat.eval_memorybank)
+    eval_app.command("memorybank")(eval_cmd.eval_memorybank)
     eval_app.command("other")(_placeholder)
     out = tmp_path / "eval"
     result = runner.invoke(eval_app, ["memorybank", str(data), "--users", "1", "--out", str(out)])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
+from agent.cli.app import app
 from agent.doctor import check_java
 
 runner = CliRunner()
@@ -99,7 +99,7 @@ def test_sigterm_stops_a_run_like_ctrl_c(tmp_path: Path, monkeypatch: pytest.Mon
         finally:
             closed.append(True)
 
-    monkeypatch.setattr("agent.bench.run_bench", run_bench)
+    monkeypatch.setattr("agent.bench.runner.run_bench", run_bench)
     before = signal.getsignal(signal.SIGTERM)
     result = runner.invoke(app, ["run", "twx-twc", "--train", "1", "--out", str(tmp_path), "--llm", "local-small"])
     assert result.exit_code == 130 and closed == [True]

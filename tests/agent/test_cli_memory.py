@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from agent.cli_memory import memory_app
+from agent.cli.memory_cmd import memory_app
 from memory import MemoryBank, MemoryConfig, MemoryKind
 
 runner = CliRunner()
@@ -275,7 +275,7 @@ def test_bad_chroma_url_and_namespace(bank: Bank) -> None:
 
 # -- reflecting (the scripted fake model stands in for the LLM: this checks the command's wiring) ------------
 def test_reflect_writes_rules_and_again_takes_reflected_experiences(bank: Bank, monkeypatch) -> None:
-    import agent.cli_options as cli_options
+    import agent.cli.options as cli_options
     from tests.fakes import ScriptedChatModel
 
     # E1 is the year-old garden-shed experience, E2 the kitchen one (oldest first)

@@ -10,13 +10,14 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 import envs
-from agent.actor import Actor, ActorConfig, ActorState, nearest_action
-from agent.episode import _cycling, run_episode
+from agent.core.actor import nearest_action
+from agent.core.context import MemoryContext
+from agent.core.episode import cycling, run_episode
+from agent.core.state import ActorConfig, ActorState
+from agent.core.trajectory import Episode, StepRecord
 from agent.errors import ComponentError
-from agent.likeness import Embed, Likeness
-from agent.prompting import MemoryContext
-from agent.trajectory import Episode, StepRecord
-from tests.fakes import ScriptedChatModel
+from agent.families.textworld.likeness import Embed, Likeness
+from tests.fakes import ScriptedChatModel, memory_actor
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def test_gold_actions_scripted_win(twc: envs.Env) -> None:
     twc.reset(seed=3)
     gold = twc.gold_actions() or []
     fake = ScriptedChatModel().enqueue(*[reply(a) for a in gold])
-    episode = run_episode(twc, Actor(fake), seed=3)
+    episode = run_episode(twc, memory_actor(fake), seed=3)
     assert episode.success and episode.score == 1.0
     assert episode.stop_reason == "terminated"
     assert [s.action for s in episode.steps] == gold
@@ -45,7 +46,7 @@ def test_invalid_model_action_is_matched_and_counted(twc: envs.Env) -> None:
     # "take the dress" is no valid action: it is mapped to the nearest valid one and counted.
     fake = ScriptedChatModel().enqueue(reply("take the dirty teal dress please"))
     fake.enqueue(*[reply("put dirty teal dress in laundry basket")] * 3)
-    episode = run_episode(twc, Actor(fake), seed=3, max_steps=2)
+    episode = run_episode(twc, memory_actor(fake), seed=3, max_steps=2)
     assert episode.steps[0].action == "take dirty teal dress"
     assert episode.steps[0].source == "matched"
     assert episode.counters.action_mismatches == 1
@@ -53,7 +54,7 @@ def test_invalid_model_action_is_matched_and_counted(twc: envs.Env) -> None:
 
 def test_unparseable_replies_fall_back_and_are_counted(twc: envs.Env) -> None:
     fake = ScriptedChatModel().enqueue(*["I don't know"] * 4)
-    episode = run_episode(twc, Actor(fake), seed=3, max_steps=2)
+    episode = run_episode(twc, memory_actor(fake), seed=3, max_steps=2)
     assert episode.n_steps == 2
     assert episode.counters.parse_failures == 2
     assert all(s.source == "fallback" and "unparseable" in s.error for s in episode.steps)
@@ -65,7 +66,7 @@ def test_model_error_does_not_end_the_run(twc: envs.Env) -> None:
         raise TimeoutError("model timed out")
 
     fake = ScriptedChatModel().enqueue(boom, reply("look around"))
-    episode = run_episode(twc, Actor(fake), seed=3, max_steps=2)
+    episode = run_episode(twc, memory_actor(fake), seed=3, max_steps=2)
     assert episode.counters.model_errors == 1
     assert episode.n_steps == 2
 
@@ -77,12 +78,12 @@ def test_a_model_that_cannot_run_ends_the_run_with_its_fix(twc: envs.Env) -> Non
         raise ComponentError("the local model cannot run here: the model died of SIGILL", "make reinstall-llama")
 
     with pytest.raises(ComponentError, match="SIGILL"):
-        run_episode(twc, Actor(ScriptedChatModel().enqueue(broken)), seed=3, max_steps=2)
+        run_episode(twc, memory_actor(ScriptedChatModel().enqueue(broken)), seed=3, max_steps=2)
 
 
 def test_repeated_no_effect_action_is_replaced(twc: envs.Env) -> None:
     fake = ScriptedChatModel().enqueue(*[reply("look around")] * 3)
-    episode = run_episode(twc, Actor(fake), seed=3, max_steps=3)
+    episode = run_episode(twc, memory_actor(fake), seed=3, max_steps=3)
     actions = [s.action for s in episode.steps]
     assert actions[0] == "look around"
     assert episode.counters.loop_overrides >= 1
@@ -91,7 +92,7 @@ def test_repeated_no_effect_action_is_replaced(twc: envs.Env) -> None:
 
 def test_alternating_actions_are_broken_by_exploration(twc: envs.Env) -> None:
     fake = ScriptedChatModel().enqueue(*[reply(a) for a in ["open washing machine", "close washing machine"] * 3])
-    episode = run_episode(twc, Actor(fake), seed=3, max_steps=6)
+    episode = run_episode(twc, memory_actor(fake), seed=3, max_steps=6)
     assert episode.counters.loop_overrides >= 2
     assert len({s.action for s in episode.steps}) > 2
 
@@ -100,10 +101,10 @@ def test_cycle_detection() -> None:
     def steps(actions: list[str], reward: float = 0.0) -> list[StepRecord]:
         return [StepRecord(action=a, observation="o", reward=reward) for a in actions]
 
-    assert _cycling(steps(["open box", "close box"] * 4))
-    assert not _cycling(steps(["open box", "close box"] * 3))  # too short to judge
-    assert not _cycling(steps(["open box", "close box"] * 4, reward=1.0))  # progress is no loop
-    assert not _cycling(steps(["a", "b", "c", "a", "b", "c", "a", "b"]))
+    assert cycling(steps(["open box", "close box"] * 4))
+    assert not cycling(steps(["open box", "close box"] * 3))  # too short to judge
+    assert not cycling(steps(["open box", "close box"] * 4, reward=1.0))  # progress is no loop
+    assert not cycling(steps(["a", "b", "c", "a", "b", "c", "a", "b"]))
 
 
 def test_prompt_puts_stable_part_first_and_memories_in_it(twc: envs.Env) -> None:
@@ -112,16 +113,16 @@ def test_prompt_puts_stable_part_first_and_memories_in_it(twc: envs.Env) -> None
                             rewarded_actions=frozenset({"take dirty teal dress"}))  # fmt: skip
     state = ActorState(task=obs.task, first_observation=obs.text, observation=obs.text,
                        valid_actions=obs.valid_actions, context=context)  # fmt: skip
-    system, user = Actor(ScriptedChatModel()).messages(state)
+    system, user = memory_actor(ScriptedChatModel()).messages(state)
     assert "laundry basket" in system.text and obs.task in system.text
     assert "take dirty teal dress (worked in similar tasks)" in user.text
-    schema = Actor(ScriptedChatModel()).schema(state)
+    schema = memory_actor(ScriptedChatModel()).schema(state)
     assert schema["properties"]["action"]["enum"] == list(obs.valid_actions)
 
 
 def test_episode_round_trips_through_json(twc: envs.Env) -> None:
     fake = ScriptedChatModel().enqueue(reply("look around"))
-    episode = run_episode(twc, Actor(fake), seed=3, max_steps=1)
+    episode = run_episode(twc, memory_actor(fake), seed=3, max_steps=1)
     again = Episode.from_dict(json.loads(json.dumps(episode.to_dict())))
     assert again == episode
 
@@ -137,7 +138,7 @@ def test_nearest_action(text: str, expected: str) -> None:
 
 def test_spent_actions_leave_the_list_and_the_enum(twc: envs.Env) -> None:
     obs = twc.reset(seed=3)
-    actor = Actor(ScriptedChatModel())
+    actor = memory_actor(ScriptedChatModel())
     spent = StepRecord("look around", obs.text, reward=0.0)
     earned = StepRecord("take dirty teal dress", "You take the dirty teal dress.", reward=1.0)
     state = ActorState(task=obs.task, first_observation=obs.text, observation=obs.text,
@@ -158,7 +159,7 @@ def test_untried_actions_take_turns_by_verb_within_memory_ranks() -> None:
     def listed(config: ActorConfig, rewarded: frozenset[str] = frozenset()) -> list[str]:
         state = ActorState(task="cook", first_observation="kitchen", observation="kitchen", valid_actions=valid,
                            context=MemoryContext(rewarded_actions=rewarded))  # fmt: skip
-        text = Actor(ScriptedChatModel(), config)._action_list(state)
+        text = memory_actor(ScriptedChatModel(), config).action_list(state)
         return [line[2:].split(" (")[0] for line in text.split("\n")]
 
     assert listed(ActorConfig()) == ["examine counter", "open fridge", "take cookbook", "examine fridge",
@@ -170,7 +171,7 @@ def test_untried_actions_take_turns_by_verb_within_memory_ranks() -> None:
 def test_actions_memory_says_lost_points_leave_the_list_while_others_remain(twc: envs.Env) -> None:
     obs = twc.reset(seed=3)
     wrong = [a for a in obs.valid_actions if a != "take dirty teal dress"]
-    actor = Actor(ScriptedChatModel())
+    actor = memory_actor(ScriptedChatModel())
 
     def state(penalised: set[str], valid: tuple[str, ...] = tuple(obs.valid_actions)) -> ActorState:
         return ActorState(task=obs.task, first_observation=obs.text, observation=obs.text, valid_actions=valid,
@@ -179,12 +180,12 @@ def test_actions_memory_says_lost_points_leave_the_list_while_others_remain(twc:
     assert actor.options(state({wrong[0]})) == [a for a in obs.valid_actions if a != wrong[0]]
     assert wrong[0] not in actor.schema(state({wrong[0]}))["properties"]["action"]["enum"]
     assert actor.options(state(set(obs.valid_actions))) == list(obs.valid_actions)  # nothing else left: all stay
-    keep = Actor(ScriptedChatModel(), ActorConfig(hide_penalised=False))
+    keep = memory_actor(ScriptedChatModel(), ActorConfig(hide_penalised=False))
     assert keep.options(state({wrong[0]})) == list(obs.valid_actions)
 
 
 def test_an_action_whose_object_changed_since_is_not_spent() -> None:
-    from agent.actor import spent_actions
+    from agent.core.options import spent_actions
 
     def steps(*pairs: tuple[str, float]) -> list[StepRecord]:
         return [StepRecord(action=a, observation="", reward=r) for a, r in pairs]
@@ -205,7 +206,7 @@ def test_an_action_whose_object_changed_since_is_not_spent() -> None:
 
 
 def test_what_a_step_earned_is_not_undone() -> None:
-    from agent.actor import undoing_actions
+    from agent.core.options import undoing_actions
 
     def steps(*pairs: tuple[str, float]) -> list[StepRecord]:
         return [StepRecord(action=a, observation="", reward=r) for a, r in pairs]
@@ -238,7 +239,7 @@ def test_memory_is_retrieved_again_when_a_step_brings_new_things_into_view() -> 
             return MemoryContext(facts=("cook chicken wing in toaster → earned points",), memory_ids=("m2",))
 
         fake = ScriptedChatModel().enqueue(*[reply(a) for a in gold])
-        episode = run_episode(cooking, Actor(fake), seed=0, context=MemoryContext(memory_ids=("m1",)),
+        episode = run_episode(cooking, memory_actor(fake), seed=0, context=MemoryContext(memory_ids=("m1",)),
                               recall=recall, recalls=2)  # fmt: skip
         assert episode.success
         assert len(calls) == 1 and "grill the chicken wing" in calls[0][0]
@@ -248,14 +249,14 @@ def test_memory_is_retrieved_again_when_a_step_brings_new_things_into_view() -> 
         prompts = ["\n".join(m.text for m in call) for call in fake.calls]
         assert "toaster → earned points" not in prompts[read] and "toaster → earned points" in prompts[read + 1]
         # the recipe stays in the prompt after it left the window of recent steps
-        window = Actor(ScriptedChatModel()).config.history_window
+        window = memory_actor(ScriptedChatModel()).config.history_window
         assert len(gold) > read + 1 + window
         assert "Found out earlier in this game:\n> read cookbook" not in prompts[read + window]
         assert "Found out earlier in this game:\n> read cookbook\nGather all" in prompts[read + 1 + window]
 
         fake = ScriptedChatModel().enqueue(*[reply(a) for a in gold])
         calls.clear()
-        episode = run_episode(cooking, Actor(fake), seed=0, recall=recall, recalls=0)
+        episode = run_episode(cooking, memory_actor(fake), seed=0, recall=recall, recalls=0)
         assert episode.success and not calls and episode.counters.recalls == 0
 
 
@@ -265,14 +266,14 @@ def test_a_retrieval_that_changes_nothing_keeps_the_prompt() -> None:
         gold = cooking.gold_actions() or []
         same = MemoryContext(facts=("take chicken wing → earned points",), memory_ids=("m1",))
         fake = ScriptedChatModel().enqueue(*[reply(a) for a in gold])
-        episode = run_episode(cooking, Actor(fake), seed=0, context=same, recall=lambda o, s: same, recalls=2)
+        episode = run_episode(cooking, memory_actor(fake), seed=0, context=same, recall=lambda o, s: same, recalls=2)
         assert episode.counters.recalls == 1 and episode.memory_ids == ["m1"]
         systems = {call[0].text for call in fake.calls}
         assert len(systems) == 1 and "take chicken wing → earned points" in systems.pop()
 
 
 def test_a_verb_whose_last_uses_changed_nothing_is_idle() -> None:
-    from agent.episode import idle_verbs
+    from agent.core.episode import idle_verbs
 
     steps = [StepRecord(a, "") for a in ("examine knife", "open fridge", "examine oven", "examine stove")]
     assert idle_verbs(steps, [True, True, False, False]) == set()  # two uses without effect only
@@ -290,7 +291,7 @@ def test_examining_that_shows_nothing_stops_being_offered_in_cookingworld() -> N
         examines = [a for a in obs.valid_actions if a.startswith("examine") and a != "examine cookbook"][:3]
         fake = ScriptedChatModel().enqueue(*[reply(a) for a in [*examines, "read cookbook"]])
         context = MemoryContext(rewarded_actions=frozenset({"examine cookbook"}))
-        episode = run_episode(cooking, Actor(fake, ActorConfig(follow_memory=False)), seed=0, context=context,
+        episode = run_episode(cooking, memory_actor(fake, ActorConfig(follow_memory=False)), seed=0, context=context,
                               max_steps=4)  # fmt: skip
         assert [s.action for s in episode.steps] == [*examines, "read cookbook"]
         before, after = fake.prompts[2], fake.prompts[3]
@@ -298,7 +299,7 @@ def test_examining_that_shows_nothing_stops_being_offered_in_cookingworld() -> N
         assert "- examine toaster" not in after and "- examine cookbook" in after and "- read cookbook" in after
         # off: every examine stays offered
         fake = ScriptedChatModel().enqueue(*[reply(a) for a in [*examines, "read cookbook"]])
-        run_episode(cooking, Actor(fake, ActorConfig(hide_idle_verbs=False)), seed=0, max_steps=4)
+        run_episode(cooking, memory_actor(fake, ActorConfig(hide_idle_verbs=False)), seed=0, max_steps=4)
         assert "- examine toaster" in fake.prompts[3]
 
 
@@ -308,7 +309,7 @@ def test_what_memory_says_earned_points_is_taken_without_the_model() -> None:
         cooking.reset(seed=0)
         known = frozenset({"take chicken wing", "cook chicken wing in toaster", "prepare meal", "eat meal"})
         fake = ScriptedChatModel().enqueue(*[reply(a) for a in ["open fridge", "look around"]])
-        episode = run_episode(cooking, Actor(fake), seed=0, context=MemoryContext(rewarded_actions=known),
+        episode = run_episode(cooking, memory_actor(fake), seed=0, context=MemoryContext(rewarded_actions=known),
                               max_steps=10)  # fmt: skip
         assert [s.action for s in episode.steps] == ["open fridge", "take chicken wing", "cook chicken wing in toaster",
                                                      "prepare meal", "eat meal"]  # fmt: skip
@@ -317,12 +318,12 @@ def test_what_memory_says_earned_points_is_taken_without_the_model() -> None:
         # the facts behind the steps memory took are credited with the episode's outcome, shown or not
         ids = {a: (f"fact-{i}",) for i, a in enumerate(sorted(known))}
         fake = ScriptedChatModel().enqueue(*[reply(a) for a in ["open fridge", "look around"]])
-        episode = run_episode(cooking, Actor(fake), seed=0, max_steps=10,
+        episode = run_episode(cooking, memory_actor(fake), seed=0, max_steps=10,
                               context=MemoryContext(rewarded_actions=known, earned_ids=ids, memory_ids=("shown",)))
         assert sorted(episode.memory_ids) == sorted(["shown", *(i for (i,) in ids.values())])
         # off: the model chooses every action (here it looks around, as the 1.5B model ignores the tag)
         fake = ScriptedChatModel().enqueue(*[reply(a) for a in ["open fridge", "look around"]])
-        episode = run_episode(cooking, Actor(fake, ActorConfig(follow_memory=False)), seed=0,
+        episode = run_episode(cooking, memory_actor(fake, ActorConfig(follow_memory=False)), seed=0,
                               context=MemoryContext(rewarded_actions=known), max_steps=2)  # fmt: skip
         assert [s.action for s in episode.steps] == ["open fridge", "look around"]
         assert episode.counters.memory_actions == 0
@@ -334,17 +335,17 @@ def test_an_object_like_one_memory_placed_goes_where_that_one_earned_points(twc:
     # and a clean teal dress in the wardrobe (another state: no analogy)
     known = frozenset({"put dirty brown dress in laundry basket", "put clean teal dress in wardrobe"})
     fake = ScriptedChatModel().enqueue(reply("take dirty teal dress"))
-    episode = run_episode(twc, Actor(fake), seed=3, context=MemoryContext(rewarded_actions=known), max_steps=4)
+    episode = run_episode(twc, memory_actor(fake), seed=3, context=MemoryContext(rewarded_actions=known), max_steps=4)
     assert [s.action for s in episode.steps] == ["take dirty teal dress", "put dirty teal dress in laundry basket"]
     assert [s.source for s in episode.steps] == ["model", "analogy"]
     assert episode.success and episode.counters.analogy_actions == 1 and len(fake.prompts) == 1
     # off: the model chooses, and the list tags and ranks the placing
     fake = ScriptedChatModel().enqueue(*[reply(a) for a in ["take dirty teal dress", "put dirty teal dress in bench"]])
-    actor = Actor(fake, ActorConfig(place_by_analogy=False))
+    actor = memory_actor(fake, ActorConfig(place_by_analogy=False))
     episode = run_episode(twc, actor, seed=3, context=MemoryContext(rewarded_actions=known), max_steps=2)
     assert [s.source for s in episode.steps] == ["model", "model"] and episode.counters.analogy_actions == 0
     fake = ScriptedChatModel().enqueue(*[reply(a) for a in ["take dirty teal dress", "put dirty teal dress in bench"]])
-    run_episode(twc, Actor(fake, ActorConfig(follow_memory=False)), seed=3,
+    run_episode(twc, memory_actor(fake, ActorConfig(follow_memory=False)), seed=3,
                 context=MemoryContext(rewarded_actions=known), max_steps=2)  # fmt: skip
     listed = fake.prompts[1].split("- ", 1)[1]
     assert listed.startswith("put dirty teal dress in laundry basket (a like object went there in similar tasks)")
@@ -356,14 +357,14 @@ def test_an_object_memory_cannot_place_goes_where_the_most_alike_ones_went(twc: 
     earned = ["put chicken leg in fridge", "put wooden spoon in cutlery drawer", "put long coat in coat hanger"]
     context = MemoryContext(likeness=Likeness(earned, embed))
     fake = ScriptedChatModel().enqueue(reply("take white tuna"))
-    episode = run_episode(twc, Actor(fake), seed=500, context=context, max_steps=4)
+    episode = run_episode(twc, memory_actor(fake), seed=500, context=context, max_steps=4)
     assert [s.action for s in episode.steps] == ["take white tuna", "open fridge", "put white tuna in fridge"]
     assert [s.source for s in episode.steps] == ["model", "likeness", "likeness"]
     assert episode.success and episode.counters.likeness_actions == 2 and len(fake.prompts) == 1
     assert episode.memory_ids == []  # no fact ids known: nothing to credit
     # off: the model chooses
     fake = ScriptedChatModel().enqueue(*[reply(a) for a in ["take white tuna", "put white tuna in counter"]])
-    episode = run_episode(twc, Actor(fake, ActorConfig(place_by_likeness=False)), seed=500, context=context,
+    episode = run_episode(twc, memory_actor(fake, ActorConfig(place_by_likeness=False)), seed=500, context=context,
                           max_steps=2)  # fmt: skip
     assert [s.source for s in episode.steps] == ["model", "model"] and episode.counters.likeness_actions == 0
 
@@ -377,7 +378,7 @@ def test_a_wrong_guess_is_taken_back_and_the_next_place_tried(twc: envs.Env) -> 
 
     earned = ["put wooden spoon in cutlery drawer", "put chicken leg in fridge"]
     fake = ScriptedChatModel().enqueue(reply("take white tuna"))
-    episode = run_episode(twc, Actor(fake), seed=500, context=MemoryContext(likeness=Likeness(earned, embed)),
+    episode = run_episode(twc, memory_actor(fake), seed=500, context=MemoryContext(likeness=Likeness(earned, embed)),
                           max_steps=8)  # fmt: skip
     actions = [s.action for s in episode.steps]
     wrong = actions.index("put white tuna in cutlery drawer")
@@ -394,7 +395,7 @@ def test_closing_what_was_opened_changes_nothing_and_closing_goes_idle() -> None
         script = ["open fridge", "open dishwasher", "close dishwasher", "open trash can", "close trash can",
                   "open kitchen cupboard", "close kitchen cupboard", "look around"]  # fmt: skip
         fake = ScriptedChatModel().enqueue(*[reply(a) for a in script])
-        episode = run_episode(cooking, Actor(fake), seed=0, max_steps=len(script))
+        episode = run_episode(cooking, memory_actor(fake), seed=0, max_steps=len(script))
         assert [s.action for s in episode.steps] == script
         assert "- close fridge" in fake.prompts[6] and "- close fridge" not in fake.prompts[7]
         assert "- open cutlery drawer" in fake.prompts[7]

@@ -10,12 +10,14 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 import envs
-from agent.bench import BenchConfig, run_bench, split_seeds
+from agent.bench.config import BenchConfig, split_seeds
+from agent.bench.runner import run_bench
+from agent.core.runlog import RunLog
+from agent.core.trajectory import Episode
 from agent.errors import UsageError
-from agent.evolve import EvolutionConfig, RunLog, weakest_task_type
-from agent.experience import ABLATIONS, parse_ablations
+from agent.learning.evolve import EvolutionConfig, weakest_task_type
+from agent.learning.recall import ABLATIONS, parse_ablations
 from agent.llm import LLMConfig
-from agent.trajectory import Episode
 from memory import MemoryBank, MemoryConfig, MemoryKind
 from tests.fakes import ScriptedChatModel
 
@@ -52,7 +54,7 @@ def test_unknown_ablation_is_a_usage_error() -> None:
 
 
 def test_bench_runs_phases_writes_results_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("agent.bench.EVAL_BLOCK", 1)  # every ablation on one seed before the next seed
+    monkeypatch.setattr("agent.bench.runner.EVAL_BLOCK", 1)  # every ablation on one seed before the next seed
     config = BenchConfig(env_id="twx-twc", preset="easy", train=3, test=2, settings=("in",),
                          ablations=("none", "full"), evolution=EvolutionConfig(trials=2, max_steps=6,
                          reflect_every=0, forget_every=3))  # fmt: skip
@@ -160,7 +162,7 @@ def test_reflection_model_errors_are_counted_not_raised(tmp_path: Path) -> None:
 
 
 def _solved(*actions: str, rewarded: tuple[str, ...], success: bool = True, score: float = 1.0) -> Episode:
-    from agent.trajectory import StepRecord
+    from agent.core.trajectory import StepRecord
 
     steps = [StepRecord(action=a, observation="", reward=1.0 if a in rewarded else 0.0, score=0.0) for a in actions]
     return Episode(env_id="x", split="train", seed=0, task_type="t", task="", first_observation="", steps=steps,
@@ -168,7 +170,7 @@ def _solved(*actions: str, rewarded: tuple[str, ...], success: bool = True, scor
 
 
 def test_self_consistency_keeps_the_solved_samples_that_agree() -> None:
-    from agent.evolve import self_consistent
+    from agent.learning.evolve import self_consistent
 
     a1 = _solved("take apple", "look around", "put apple in fridge", rewarded=("put apple in fridge",))
     a2 = _solved("take apple", "put apple in fridge", rewarded=("put apple in fridge",))
@@ -210,22 +212,22 @@ def test_samples_are_drawn_at_temperature_and_the_filter_decides_what_is_stored(
 
 
 def test_a_bench_saved_before_an_option_existed_still_resumes(tmp_path: Path) -> None:
-    from agent.bench import _saved_bench
+    from agent.bench.resume import saved_bench
 
     config = BenchConfig(env_id="twx-twc", train=3, test=2)
     saved = config.model_dump(mode="json")
     del saved["evolution"]["samples"], saved["evolution"]["sample_temperature"]  # as written by an older version
     path = tmp_path / "config.json"
     path.write_text(json.dumps({"bench": saved}))
-    assert _saved_bench(path) == config.model_dump(mode="json")
+    assert saved_bench(path) == config.model_dump(mode="json")
     other = BenchConfig(env_id="twx-twc", train=3, test=2, evolution=EvolutionConfig(samples=2))
-    assert _saved_bench(path) != other.model_dump(mode="json")  # a real difference still refuses to resume
+    assert saved_bench(path) != other.model_dump(mode="json")  # a real difference still refuses to resume
 
 
 def test_a_bench_saved_before_recalls_resumes_as_it_ran(tmp_path: Path) -> None:
     # before ``recalls`` and ``pin_found`` existed memory was retrieved once per episode and only recent steps
     # were shown: the same command resumes such a bench with those values, not with the new defaults
-    from agent.bench import _differences, _saved_bench, as_it_ran, kept_as_before
+    from agent.bench.resume import as_it_ran, differences, kept_as_before, saved_bench
 
     saved = BenchConfig(env_id="twx-twc", train=3, test=2).model_dump(mode="json")
     del saved["evolution"]["recalls"], saved["actor"]["pin_found"]
@@ -240,7 +242,7 @@ def test_a_bench_saved_before_recalls_resumes_as_it_ran(tmp_path: Path) -> None:
     assert kept_as_before(path) == kept
     path.write_text(json.dumps({"bench": resumed.model_dump(mode="json"), "as_before": kept}))
     again = as_it_ran(BenchConfig(env_id="twx-twc", train=3, test=2), path)
-    assert again == resumed and _differences(_saved_bench(path), again.model_dump(mode="json")) == []
+    assert again == resumed and differences(saved_bench(path), again.model_dump(mode="json")) == []
     path.write_text(json.dumps({"bench": saved}))
     # any other difference still refuses to resume, and the error names it
     with pytest.raises(UsageError, match=r"holds a bench with another configuration: train \(saved 3, now 4\)"):
@@ -317,7 +319,7 @@ def test_demo_pairs_unseen_games_without_and_with_memory(tmp_path: Path) -> None
     first run aside instead of resuming it."""
     from rich.console import Console
 
-    from agent.demo import run_demo
+    from agent.bench.demo import run_demo
 
     out = tmp_path / "demo"
     for _run in (1, 2):

@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 
 import envs
-from agent.actor import Actor
-from agent.bench import BenchConfig, run_bench
-from agent.episode import run_episode
-from agent.evolve import EvolutionConfig, RunLog
-from agent.experience import ABLATIONS, retrieve_context
+from agent.bench.config import BenchConfig
+from agent.bench.runner import run_bench
+from agent.core.context import MemoryContext
+from agent.core.episode import run_episode
+from agent.core.runlog import RunLog
+from agent.learning.evolve import EvolutionConfig
+from agent.learning.recall import ABLATIONS, retrieve_context
 from agent.llm import LLMConfig
-from agent.prompting import MemoryContext
 from memory import MemoryBank, MemoryConfig, MemoryKind
-from tests.fakes import ScriptedChatModel
+from tests.fakes import ScriptedChatModel, memory_actor
 
 pytestmark = pytest.mark.slow
 
@@ -102,7 +103,7 @@ def test_real_cookingworld_run_writes_game_replies_and_retrieves_after_the_recip
 
             fake = ScriptedChatModel().enqueue(*[json.dumps({"thought": "", "action": a}) for a in gold])
             start = retrieve(observation=first)
-            episode = run_episode(cooking, Actor(fake), seed=1, context=start, recall=recall, recalls=2)
+            episode = run_episode(cooking, memory_actor(fake), seed=1, context=start, recall=recall, recalls=2)
             assert episode.success and calls and "Ingredients" in calls[0]
             # after the recipe named the chicken wing, the facts about it are on topic and tag the toaster
             assert "cook chicken wing in toaster" not in start.rewarded_actions

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from agent.experience import FACT_QUOTAS, retrieve_context
-from agent.prompting import memory_block
+from agent.core.prompting import memory_block
+from agent.learning.recall import FACT_QUOTAS, retrieve_context
 from memory import MemoryBank, MemoryConfig, MemoryInput, MemoryKind
 from tests.memory.fakes import hash_embed
 
@@ -82,7 +82,7 @@ def test_an_action_memory_saw_both_earn_and_end_a_game_is_shown_but_not_tagged(t
 
     def cooked(action: str, reward: float, fatal: bool) -> MemoryInput:
         verdict = "ended the game (lost)" if fatal else "earned points (accepted)"
-        # as the agent writes them: cooking is a way of processing its recipe asks for (agent.howto)
+        # as the agent writes them: cooking is a way of processing its recipe asks for (agent.families.textworld.howto)
         meta = {"action": action, "reward": reward, "processing": True, **({"fatal": True} if fatal else {})}
         return MemoryInput(text=f"{action} → {verdict}", kind=MemoryKind.FACT, namespace=ns, meta=meta)
 
@@ -110,8 +110,8 @@ def test_a_reflection_is_decoded_bounded_but_a_longer_reply_is_kept(monkeypatch:
     # unbounded, the 1.5B model's reflections ran past max_tokens and came back as unterminated JSON
     import json
 
-    import agent.experience as experience
-    from agent.trajectory import Episode, StepRecord
+    import agent.learning.reflection as experience
+    from agent.core.trajectory import Episode, StepRecord
     from tests.fakes import ScriptedChatModel
 
     constraints: list[dict[str, Any] | None] = []

@@ -1,10 +1,10 @@
-"""Rules checked against the actions of their evidence (agent/grounding.py)."""
+"""Rules checked against the actions of their evidence (agent/learning/grounding.py)."""
 
 from __future__ import annotations
 
-from agent.experience import experience_inputs
-from agent.grounding import check_rule, evidence_actions, untaken_action
-from agent.trajectory import Episode, StepRecord
+from agent.core.trajectory import Episode, StepRecord
+from agent.learning.experience import experience_inputs
+from agent.learning.grounding import check_rule, evidence_actions, untaken_action
 from memory.base import MemoryKind, MemoryRecord
 
 ACTIONS = ["take knife", "open fridge", "take red potato from fridge", "slice red potato with knife",

@@ -8,14 +8,16 @@ from pathlib import Path
 import pytest
 
 import envs
-from agent.actor import Actor, ActorState
-from agent.episode import replay_actions
-from agent.experience import experience_inputs, retrieve_context
-from agent.howto import HowTo, action_object, apply, how_done, instructed_objects, template_of
-from agent.trajectory import StepRecord
+from agent.core.episode import replay_actions
+from agent.core.state import ActorState
+from agent.core.trajectory import StepRecord
+from agent.families.textworld.grammar import action_object
+from agent.families.textworld.howto import HowTo, apply, how_done, instructed_objects, template_of
+from agent.learning.experience import experience_inputs
+from agent.learning.recall import retrieve_context
 from memory import MemoryBank, MemoryConfig, MemoryKind
 from tests.conftest import Embed
-from tests.fakes import ScriptedChatModel
+from tests.fakes import ScriptedChatModel, memory_actor
 
 NS = "env:twx-cookingworld"
 RECIPE = ("Gather all following ingredients and follow the directions to prepare this tasty meal.\n\n"
@@ -105,7 +107,7 @@ def test_real_recipes_teach_which_appliance_and_cut_a_new_recipe_asks_for(tmp_pa
         played.steps.append(StepRecord("take purple potato", result.observation, reward=result.reward))
         state = ActorState(task=played.task, first_observation=played.first_observation, observation=result.observation,
                            valid_actions=result.valid_actions, history=played.steps, context=context)  # fmt: skip
-        offered = Actor(ScriptedChatModel()).options(state)
+        offered = memory_actor(ScriptedChatModel()).options(state)
         assert "cook purple potato in stove" in offered and "dice purple potato" in offered
         hidden = {"cook purple potato in oven", "cook purple potato in toaster"}
         assert hidden <= set(result.valid_actions) and not hidden & set(offered)
@@ -170,20 +172,20 @@ def test_processing_waits_for_the_instruction_that_names_the_object(tmp_path: Pa
         state = ActorState(task=played.task, first_observation=played.first_observation,
                            observation=played.steps[0].observation, valid_actions=env.step("look around").valid_actions,
                            history=played.steps, context=context)  # fmt: skip
-        offered = Actor(ScriptedChatModel()).options(state)
+        offered = memory_actor(ScriptedChatModel()).options(state)
         assert "cook red hot pepper in oven" in state.valid_actions and not any(a.startswith("cook") for a in offered)
         result = env.step("read cookbook")
         seen = "\n".join([played.first_observation, played.steps[0].observation, result.observation])
         read = retrieve_context(bank, task=played.task, observation=result.observation, seen=seen, namespace=NS,
                                 kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
-        offered = Actor(ScriptedChatModel()).options(
+        offered = memory_actor(ScriptedChatModel()).options(
             ActorState(task=played.task, first_observation=played.first_observation, observation=result.observation,
                        valid_actions=result.valid_actions, history=played.steps, context=read))  # fmt: skip
         assert [a for a in offered if a.startswith("cook")] == ["cook red hot pepper in toaster"]
         # without memory everything stays offered
         bare = ActorState(task=played.task, first_observation=played.first_observation,
                           observation=result.observation, valid_actions=result.valid_actions)  # fmt: skip
-        assert "cook red hot pepper in oven" in Actor(ScriptedChatModel()).options(bare)
+        assert "cook red hot pepper in oven" in memory_actor(ScriptedChatModel()).options(bare)
 
 
 def test_a_real_win_keeps_the_knife_and_a_new_game_does_not_let_go_of_it(tmp_path: Path, embed: Embed) -> None:
@@ -205,18 +207,18 @@ def test_a_real_win_keeps_the_knife_and_a_new_game_does_not_let_go_of_it(tmp_pat
         early = ActorState(task=played.task, first_observation=played.first_observation,
                            observation=played.steps[-1].observation, valid_actions=env.step("inventory").valid_actions,
                            history=played.steps, context=before)  # fmt: skip
-        assert "put knife in counter" not in Actor(ScriptedChatModel()).options(early)
+        assert "put knife in counter" not in memory_actor(ScriptedChatModel()).options(early)
         valid = env.step("inventory").valid_actions
         state = ActorState(task=played.task, first_observation=played.first_observation,
                            observation=played.steps[-1].observation, valid_actions=valid, history=played.steps,
                            context=context)  # fmt: skip
-        offered = Actor(ScriptedChatModel()).options(state)
+        offered = memory_actor(ScriptedChatModel()).options(state)
         assert "put knife in counter" in state.valid_actions and "put knife in counter" not in offered
         assert "take cookbook" in offered
         off = retrieve_context(bank, task=played.task, observation=played.steps[0].observation, seen=seen,
                                namespace=NS, kinds=(MemoryKind.FACT,), record=False, kept=False)  # fmt: skip
         assert not off.kept_objects and "take knife" not in off.rewarded_actions
-        assert "put knife in counter" in Actor(ScriptedChatModel()).options(
+        assert "put knife in counter" in memory_actor(ScriptedChatModel()).options(
             ActorState(task=played.task, first_observation="", observation="", valid_actions=state.valid_actions,
                        history=played.steps, context=off))  # fmt: skip
 
@@ -237,10 +239,10 @@ def test_where_placing_never_paid_a_rewarded_take_is_not_put_away(tmp_path: Path
         puts = [f"put {thing} in fridge", f"put {thing} in counter", f"drop {thing}"]
         state = ActorState(task=played.task, first_observation=played.first_observation, observation="",
                            valid_actions=[*puts, "open fridge"], history=history, context=context)  # fmt: skip
-        assert Actor(ScriptedChatModel()).options(state) == ["open fridge"]
+        assert memory_actor(ScriptedChatModel()).options(state) == ["open fridge"]
         bare = ActorState(task=played.task, first_observation="", observation="",
                           valid_actions=[*puts, "open fridge"], history=history)  # fmt: skip
-        assert Actor(ScriptedChatModel()).options(bare) == [*puts, "open fridge"]  # without memory: no such rule
+        assert memory_actor(ScriptedChatModel()).options(bare) == [*puts, "open fridge"]  # without memory: no such rule
     with envs.make("twx-twc", split="train", preset="easy") as twc, \
             MemoryBank(MemoryConfig(path=tmp_path / "twc"), embed=embed) as bank:  # fmt: skip
         bank.insert_many(experience_inputs(replay_actions(twc, 0), "env:twx-twc", corrected=True))

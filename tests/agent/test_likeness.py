@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agent.likeness import Embed, Likeness, guess, take_back
+from agent.families.textworld.likeness import Embed, Likeness, guess, take_back
 
 VECTORS = {"white tuna": (1.0, 0.0, 0.0), "chicken leg": (0.8, 0.6, 0.0), "wooden spoon": (0.0, 1.0, 0.0),
            "rotten red tuna": (1.0, 0.0, 0.0), "rotten banana": (0.6, 0.0, 0.8), "scarf": (0.0, 0.0, 1.0),

@@ -13,16 +13,10 @@ import pytest
 from langchain_core.messages import BaseMessage
 from typer.testing import CliRunner
 
-from agent.cli_eval import eval_app
+from agent.cli.app import eval_app
+from agent.evals.locomo import clean_answer, full_context_window, run_locomo_eval, sample_questions, to_dialogue
+from agent.evals.locomo_report import LocomoEvalConfig
 from agent.llm.config import BACKENDS, BackendChoice
-from agent.locomo_eval import (
-    LocomoEvalConfig,
-    clean_answer,
-    full_context_window,
-    run_locomo_eval,
-    sample_questions,
-    to_dialogue,
-)
 from envs.conversation import NOT_MENTIONED, QA, load_locomo
 from tests.fakes import ScriptedChatModel
 
@@ -161,7 +155,7 @@ def test_answers_with_the_scripted_model_against_both_baselines(mini: Path, tmp_
 
 def test_cli_answer_run_with_max_questions(mini: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     chat = ScriptedChatModel().enqueue(*[reader] * 9)  # --max-questions 3 -> 3 questions x 3 methods
-    monkeypatch.setattr("agent.cli_eval._chat_model", lambda *args: chat)
+    monkeypatch.setattr("agent.cli.eval_cmd.chat_model_for", lambda *args: chat)
     out = tmp_path / "results" / "locomo.json"
     result = runner.invoke(eval_app, ["locomo", str(mini), "--max-questions", "3", "--categories", "2,4,5",
                                       "--k", "3", "--out", str(out)])  # fmt: skip

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.memorybank_eval import _answered, summarise
+from agent.evals.memorybank import answered, summarise
 
 
 def _row(user: str, question: str, answer: str = "You like hiking.") -> str:
@@ -21,7 +21,7 @@ def test_a_torn_last_line_is_skipped_by_resume_and_summary(tmp_path: Path, caplo
     path = tmp_path / "answers.jsonl"
     path.write_text(_row("Emily", "What do I like?") + "\n" + _row("Emily", "Where?")[:40], encoding="utf-8")
     with caplog.at_level(logging.WARNING):
-        assert _answered(path) == {("Emily", "What do I like?")}
+        assert answered(path) == {("Emily", "What do I like?")}
         summary = summarise(path, [], seconds=2.0)
     assert summary["questions"] == 1 and summary["answers_written"] == 1 and summary["users"] == 1
     assert "line 2 is unreadable" in caplog.text  # the torn question is asked again on resume
@@ -38,4 +38,4 @@ def test_a_line_without_the_answer_fields_is_skipped_with_a_warning(
 
 
 def test_no_answers_file_means_nothing_answered(tmp_path: Path) -> None:
-    assert _answered(tmp_path / "answers.jsonl") == set()
+    assert answered(tmp_path / "answers.jsonl") == set()

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.report import learning_curve, mean_ci, summarise, wilson
-from agent.trajectory import Episode
+from agent.bench.reports import learning_curve, summarise
+from agent.bench.statistics import mean_ci, wilson
+from agent.core.trajectory import Episode
 
 
 def test_wilson_interval_stays_within_0_and_1_and_contains_the_rate() -> None:

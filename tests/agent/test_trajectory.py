@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent.experience import experience_inputs
-from agent.trajectory import Episode, StepRecord
+from agent.core.trajectory import Episode, StepRecord
+from agent.learning.experience import experience_inputs
 from memory import MemoryKind
 
 

@@ -18,8 +18,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from agent.chat import parse_when
-from agent.cli_chat import ui
+from agent.chat.clock import parse_when
+from agent.cli.ui_cmd import ui
 from agent.ui import DashboardServer, check_host, make_server
 from memory import MemoryBank, MemoryConfig, MemoryKind
 
@@ -56,7 +56,7 @@ def build_bank(path: Path) -> dict[str, str]:
 
 def build_runs(path: Path) -> Path:
     """A runs directory with one bench result (the bench's results.json shape) and its learning curve."""
-    from agent.report import learning_curve, summarise
+    from agent.bench.reports import learning_curve, summarise
 
     run = path / "bench-twx-twc"
     run.mkdir(parents=True)
@@ -269,7 +269,7 @@ def test_sigterm_stops_the_dashboard_cleanly(tmp_path: Path) -> None:
 
     build_bank(tmp_path)
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from agent.cli import app; app()", "ui", "--memory-dir", str(tmp_path),
+        [sys.executable, "-c", "from agent.cli.app import app; app()", "ui", "--memory-dir", str(tmp_path),
          "--runs", str(tmp_path / "runs"), "--port", str(free_port())],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip

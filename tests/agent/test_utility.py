@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.trajectory import Episode
-from agent.utility import credit, paired_table, paired_with_none, sign_test
+from agent.bench.statistics import paired_table, paired_with_none, sign_test
+from agent.core.trajectory import Episode
+from agent.learning.credit import credit
 from memory import MemoryBank, MemoryConfig, MemoryKind
 from tests.memory.fakes import hash_embed
 

@@ -16,13 +16,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.bench import BenchConfig, run_bench
-from agent.cli import app
+from agent.bench.chroma_server import ChromaServer
+from agent.bench.config import BenchConfig
+from agent.bench.runner import run_bench
+from agent.cli.app import app
+from agent.core.runlog import RunLog
+from agent.core.trajectory import Episode
 from agent.errors import UsageError
-from agent.evolve import EvolutionConfig, RunLog
+from agent.learning.evolve import EvolutionConfig
 from agent.llm import LLMConfig
-from agent.trajectory import Episode
-from agent.workers import ChromaServer
 from memory import MemoryBank, MemoryConfig, MemoryKind
 from tests.agent.test_evolve import gold_player
 from tests.fakes import ScriptedChatModel

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.experience import namespace_for, retrieve_context
+from agent.learning.experience import namespace_for
+from agent.learning.recall import retrieve_context
 from memory import MemoryBank, MemoryConfig, MemoryKind
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))

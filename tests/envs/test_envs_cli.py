@@ -1,4 +1,4 @@
-"""``evolve envs`` sub-app (agent/cli_envs.py), driven through the real command with typed input."""
+"""``evolve envs`` sub-app (agent/cli/envs_cmd.py), driven through the real command with typed input."""
 
 from __future__ import annotations
 
@@ -8,15 +8,20 @@ import pytest
 from typer.testing import CliRunner
 
 import envs
-from agent.cli_envs import envs_app
+from agent.cli.envs_cmd import envs_app
 
 runner = CliRunner()
 
 
-def test_list_table_and_json() -> None:
+def test_list_table_and_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")  # a narrow terminal, or a pipe
     res = runner.invoke(envs_app, ["list"])
     assert res.exit_code == 0, res.output
-    assert "twx-twc" in res.output and "sciworld-find-living-thing" in res.output and "locomo" in res.output
+    lines = res.output.splitlines()
+    for spec in envs.list():  # every id whole on a line of its own, its description on the lines below
+        assert any(line.strip().split("  (")[0] == spec.env_id for line in lines), spec.env_id
+    long = [line for line in lines if len(line) > 80 and not line.startswith("  sciworld-")]
+    assert long == []
     res = runner.invoke(envs_app, ["list", "--json"])
     assert res.exit_code == 0
     rows = json.loads(res.output)

@@ -144,6 +144,6 @@ def test_large_sweep_defers_index_deletes_and_retrieval_skips_archived(tmp_path:
     hits = bank.retrieve("where is the red key?", k=3, kinds=[MemoryKind.EXPERIENCE], record=False)
     assert sorted(h.id for h in hits) == sorted(fresh)  # the pool reached past the 8 archived vectors
     assert bank.sync() == 8
-    assert bank.store.count(collection) == 3 and bank._pending_deletes == {}
+    assert bank.store.count(collection) == 3 and bank.syncer.pending_all() == {}
     assert all(bank.get(m).status is MemoryStatus.ARCHIVED for m in old)  # archived, restorable
     bank.close()

@@ -1,0 +1,60 @@
+"""What memory tells one episode: the memories retrieved for it, grouped by how the prompt and the policies use them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent.families.textworld.likeness import Likeness
+
+
+@dataclass(frozen=True)
+class MemoryContext:
+    """Memories retrieved for one episode, grouped by how the prompt uses them.
+
+    Retrieved before the first step and again only when a step brings new things into view (not at every
+    step), so the prompt's stable prefix stays the same for most steps and the local model's KV cache is
+    reused.
+    """
+
+    facts: tuple[str, ...] = ()
+    """Grounded facts from the environment's feedback ("put X in Y was accepted")."""
+    rules: tuple[str, ...] = ()
+    """Insights and general lessons."""
+    examples: tuple[str, ...] = ()
+    """Action sequences of solved (or gold-corrected) similar tasks."""
+    reflections: tuple[str, ...] = ()
+    """Reflexion notes on earlier failed trials of this very task."""
+    similar_notes: tuple[str, ...] = ()
+    """Reflections retrieved from other, similar tasks (shown apart: they may not apply here)."""
+    rewarded_actions: frozenset[str] = frozenset()
+    """Actions that earned reward in similar tasks; listed first and tagged when they are valid now."""
+    penalised_actions: frozenset[str] = frozenset()
+    """Actions that lost points in similar tasks; listed last and tagged."""
+    waiting_templates: tuple[str, ...] = ()
+    """Ways of processing an object that instructions decide ("cook {} in stove"): an action fitting one that is
+    not among ``rewarded_actions`` waits for an instruction naming its object
+    (:mod:`agent.families.textworld.howto`)."""
+    kept_objects: frozenset[str] = frozenset()
+    """Objects earlier wins took and held to the end ("knife"): not let go of (``ActorConfig.keep_earned``)."""
+    takes_are_kept: bool = False
+    """Memory knows actions that earned points in these tasks, and no placing among them (cookingworld pays for
+    taking an ingredient, never for putting it anywhere): what a step earned points taking is not let go of
+    (``ActorConfig.keep_earned``). False without memory, and where placing pays (twc)."""
+    likeness: Likeness | None = None
+    """Where memory placed which objects, to rank places for an object it cannot place (``ActorConfig.
+    place_by_likeness``); None without facts or without an earned action, empty (false) when memory earned no
+    placing (cookingworld)."""
+    memory_ids: tuple[str, ...] = ()
+    """Ids of every memory above (for the feedback hook)."""
+    earned_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Each action memory says earned points → the ids of the facts that say so, shown or not: a step memory
+    takes without the model (:attr:`agent.core.state.Decision.grounds`) adds them to the episode's memory ids."""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing was retrieved."""
+        return not (self.facts or self.rules or self.examples or self.reflections or self.similar_notes)

@@ -1,0 +1,221 @@
+"""Run one episode: the actor against an environment, with loop control, counting every mistake.
+
+Memory is retrieved once before the first step and again, up to ``recalls`` times, when a step brings
+new things into view (the recipe in a cookbook, what an opened fridge holds): in partially observable
+games what matters is often not in the first observation. A retrieval that changes nothing shown keeps
+the prompt as it was (and the local model's KV cache with it). Such steps also stay in the prompt after
+they leave the window of recent steps (``ActorState.found``).
+
+Loop control, because a small model repeats itself: an action already taken that changed nothing is replaced
+by an untried one (``loop_overrides``), and an episode whose recent steps cycle over one or two actions without
+reward stops early (``stop_reason="loop"``). A verb whose last uses changed nothing (no reward, nothing new
+shown, no new valid actions) is idle, and the actor stops offering its other actions. Model mistakes and
+environment errors are recorded and counted and never end a run; a model that cannot run at all
+(:class:`agent.errors.ComponentError`) does.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from agent.core.actor import Actor
+from agent.core.context import MemoryContext
+from agent.core.options import pick_untried
+from agent.core.state import ActorState, Decision
+from agent.core.trajectory import Episode, StepRecord
+from agent.errors import ComponentError
+from agent.text import content_words
+from envs.base import Env, StepResult
+from envs.shortlist import verb_of
+
+log = logging.getLogger(__name__)
+
+LOOP_WINDOW = 8
+"""Steps inspected for a cycle before stopping early."""
+NEW_WORDS = 3
+"""Words never seen in the episode (nor in the action) a step's reply must bring to retrieve again."""
+IDLE_RUN = 3
+"""Uses in a row without effect after which a verb is idle (``ActorState.idle_verbs``)."""
+
+Recall = Callable[[str, str], MemoryContext]
+"""Retrieval mid-episode: ``recall(observation, seen)`` with the new observation (the query) and
+everything shown so far (what is in view)."""
+
+
+def _shortlist(env: Env, valid: Sequence[str], limit: int) -> Sequence[str] | None:
+    if len(valid) <= limit:
+        return None
+    shortlist = getattr(env, "shortlist", None)
+    return tuple(shortlist(limit)) if callable(shortlist) else tuple(valid[:limit])
+
+
+def _no_effect(history: list[StepRecord], action: str, observation: str) -> bool:
+    """True when ``action`` was taken before from this same observation and earned nothing."""
+    previous_obs = None
+    for step in history:
+        if step.action == action and step.reward <= 0 and previous_obs == observation:
+            return True
+        previous_obs = step.observation
+    return False
+
+
+def _shown(context: MemoryContext) -> tuple[object, ...]:
+    return (context.facts, context.rules, context.examples, context.reflections, context.similar_notes,
+            context.rewarded_actions, context.penalised_actions, context.waiting_templates)  # fmt: skip
+
+
+def idle_verbs(steps: Sequence[StepRecord], effects: Sequence[bool]) -> frozenset[str]:
+    """Verbs whose last :data:`IDLE_RUN` uses all had no effect (``effects`` parallel to ``steps``)."""
+    by_verb: dict[str, list[bool]] = {}
+    for step, effect in zip(steps, effects, strict=True):
+        by_verb.setdefault(verb_of(step.action), []).append(effect)
+    return frozenset(v for v, uses in by_verb.items() if len(uses) >= IDLE_RUN and not any(uses[-IDLE_RUN:]))
+
+
+def cycling(history: list[StepRecord]) -> bool:
+    """True when the last steps alternate over one or two actions without reward (the episode stops)."""
+    recent = history[-LOOP_WINDOW:]
+    return (
+        len(recent) == LOOP_WINDOW
+        and len({s.action for s in recent}) <= 2
+        and all(s.reward <= 0 for s in recent)
+    )
+
+
+def replay_actions(env: Env, seed: int, actions: Sequence[str] | None = None, *, episode_id: str = "") -> Episode:
+    """Play ``actions`` (default: the game's gold path) in ``env`` at ``seed`` as given, without a model, until
+    the game ends: a STaR correction, or a script."""
+    obs = env.reset(seed=seed)
+    episode = Episode.begin(env, seed, obs, trial=0, episode_id=episode_id)
+    gold = actions is None
+    for action in (env.gold_actions() or []) if gold else actions or []:
+        result = env.step(action)
+        episode.steps.append(StepRecord(action=action, observation=result.observation, reward=result.reward,
+                                        score=result.score, invalid=bool(result.info.get("invalid_action")),
+                                        source="gold" if gold else "script"))  # fmt: skip
+        episode.score, episode.success = result.score, result.success
+        if result.done:
+            episode.stop_reason = "terminated" if result.terminated else "truncated"
+            break
+    return episode
+
+
+def run_episode(
+    env: Env,
+    actor: Actor,
+    *,
+    seed: int,
+    context: MemoryContext | None = None,
+    max_steps: int | None = None,
+    trial: int = 1,
+    loop_control: bool = True,
+    recall: Recall | None = None,
+    recalls: int = 0,
+) -> Episode:
+    """Play one episode of ``env`` at ``seed`` and return its full record.
+
+    ``recall``, when given, retrieves memory again (at most ``recalls`` times) after a valid step whose
+    reply brings at least :data:`NEW_WORDS` new words; the episode's ``memory_ids`` gain what it shows.
+    """
+    context = context or MemoryContext()
+    start = time.perf_counter()
+    obs = env.reset(seed=seed)
+    episode = Episode.begin(env, seed, obs, trial=trial, memory_ids=context.memory_ids)
+    limit = int(max_steps or getattr(env, "max_steps", None) or 30)
+    observation, valid = obs.text, tuple(obs.valid_actions)
+    counters = episode.counters
+    limit_shown = actor.config.max_actions_shown
+    seen, known = [obs.text], content_words(f"{obs.task} {obs.text}")
+    found: list[int] = []  # steps that brought new things into view
+    effects: list[bool] = []  # per step: earned or lost points, showed something new, or reached new actions
+    visited = {frozenset(valid)}  # the sets of valid actions seen: a state the episode was in before
+    while episode.n_steps < limit:
+        shown = _shortlist(env, valid, limit_shown)
+        state = ActorState(
+            task=obs.task, first_observation=obs.text, observation=observation, valid_actions=valid,
+            history=episode.steps, context=context, shown_actions=shown, found=found,
+            idle_verbs=idle_verbs(episode.steps, effects),
+        )  # fmt: skip
+        try:
+            decision = actor.act(state)
+        except ComponentError:  # the model cannot run at all (a build that crashes on this CPU): no step can
+            raise
+        except Exception as exc:  # a model timeout or server error must not end the run: count, explore
+            counters.model_errors += 1
+            log.warning("model call failed at step %d: %s", episode.n_steps, exc)
+            options = shown or valid
+            fallback = pick_untried(options, episode.steps, context.rewarded_actions) or (valid[0] if valid else "")
+            decision = Decision(action=fallback, source="fallback", error=f"{type(exc).__name__}: {exc}")
+        counters.llm_calls += decision.calls
+        counters.input_tokens += decision.input_tokens
+        counters.output_tokens += decision.output_tokens
+        if decision.source == "fallback":
+            counters.parse_failures += 1
+        elif decision.source == "matched":
+            counters.action_mismatches += 1
+        elif decision.source == "memory":
+            counters.memory_actions += 1
+        elif decision.source == "analogy":
+            counters.analogy_actions += 1
+        elif decision.source == "likeness":
+            counters.likeness_actions += 1
+        if loop_control and valid and _no_effect(episode.steps, decision.action, observation):
+            replacement = pick_untried(shown or valid, episode.steps, context.rewarded_actions)
+            if replacement is not None:
+                decision.error = f"{decision.action!r} had no effect here before; explored instead"
+                decision.action, decision.source, decision.grounds = replacement, "explore", ()
+                counters.loop_overrides += 1
+        for action in decision.grounds:  # the facts a step memory took stands on share the outcome
+            episode.memory_ids.extend(i for i in context.earned_ids.get(action, ()) if i not in episode.memory_ids)
+        try:
+            result: StepResult = env.step(decision.action)
+        except Exception as exc:  # an environment crash is recorded; the run goes on with the next episode
+            counters.env_errors += 1
+            log.error("environment error on %r: %s", decision.action, exc)
+            episode.steps.append(StepRecord(decision.action, f"[environment error: {exc}]", decision.thought,
+                                            source=decision.source, error=str(exc)))  # fmt: skip
+            episode.stop_reason = "env_error"
+            break
+        invalid = bool(result.info.get("invalid_action"))
+        counters.invalid_actions += int(invalid)
+        episode.steps.append(
+            StepRecord(
+                action=decision.action, observation=result.observation, thought=decision.thought,
+                reward=result.reward, score=result.score, invalid=invalid, source=decision.source,
+                error=decision.error,
+            )  # fmt: skip
+        )
+        episode.score, episode.success = result.score, result.success
+        # an invalid action says nothing about its verb: only valid ones that changed nothing count as idle.
+        # Back in a state seen before ("close fridge" after "open fridge") is no change either
+        reached = frozenset(result.valid_actions)
+        effects.append(invalid or result.reward != 0 or reached not in visited)
+        visited.add(reached)
+        observation, valid = result.observation, tuple(result.valid_actions)
+        if result.done:
+            episode.stop_reason = "answered" if not obs.valid_actions else (
+                "terminated" if result.terminated else "truncated"
+            )
+            break
+        if not invalid:
+            new = content_words(observation) - known - content_words(decision.action)
+            known |= new
+            seen.append(observation)
+            if len(new) >= NEW_WORDS:
+                effects[-1] = True
+                found.append(len(episode.steps) - 1)
+                if recall is not None and counters.recalls < recalls:
+                    counters.recalls += 1
+                    fresh = recall(observation, "\n".join(seen))
+                    if _shown(fresh) != _shown(context):
+                        context = fresh
+                        episode.memory_ids.extend(i for i in fresh.memory_ids if i not in episode.memory_ids)
+        if loop_control and cycling(episode.steps):
+            episode.stop_reason = "loop"
+            break
+    else:
+        episode.stop_reason = "truncated"
+    episode.seconds = round(time.perf_counter() - start, 3)
+    return episode

@@ -1,0 +1,341 @@
+"""The evolution loop, with the survey's four phases as methods and in the logs.
+
+* **acquisition** — pick the next training tasks according to the evolution goal (the weakest task
+  type at the last evaluation, unsolved tasks first) and attempt them, with up to ``trials`` Reflexion
+  retries per task and optionally ``samples`` episodes per trial;
+* **refinement** — filter (keep what the reward says is right; of several solved samples, those whose
+  solution agrees with the majority) and
+  correct (a Reflexion note after each failed trial; a STaR rationale of the gold path when every
+  trial of a training task failed, replayed in the environment so its facts are grounded);
+* **update** — insert experiences and facts, credit the memories each episode used (utility), run
+  ``reflect`` every few episodes (ExpeL insight votes with evidence) and ``forget``;
+* **evaluation** — success and score on held-out tasks; the weakest task type becomes the next goal.
+
+Every finished episode is appended to ``episodes.jsonl`` in the run directory before the next one
+starts, and memory writes are idempotent, so a crash or Ctrl-C loses at most the episode in progress.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+from pydantic import BaseModel, Field
+
+from agent.core.actor import Actor
+from agent.core.context import MemoryContext
+from agent.core.episode import Recall, replay_actions, run_episode
+from agent.core.runlog import RunLog
+from agent.core.trajectory import Episode
+from agent.errors import ModelOutputError
+from agent.learning.experience import experience_inputs, namespace_for, trial_losses
+from agent.learning.grounding import check_rule
+from agent.learning.recall import ABLATIONS, retrieve_context
+from agent.learning.reflection import REFLECT_LOG, write_reflection
+from agent.llm.structured import json_llm
+from envs.base import Env
+from memory import MemoryBank, MemoryInput, MemoryKind
+from memory.reflect import reflect
+
+log = logging.getLogger(__name__)
+
+
+def self_consistent(episodes: Sequence[Episode]) -> list[Episode]:
+    """The filter: episodes the reward says are right (solved or scored); when several were solved, only
+    the solved ones whose solution (answer, or essential actions) is the most common among them.
+
+    Ties go to the solution found in the fewest steps.
+    """
+    rewarded = [e for e in episodes if e.success or e.score > 0]
+    solved = [e for e in rewarded if e.success]
+    if len(solved) < 2:
+        return rewarded
+    solutions = [e.solution() for e in solved]
+    votes = Counter(solutions)
+    shortest: dict[tuple[str, ...], int] = {}
+    for key, e in zip(solutions, solved, strict=True):
+        shortest[key] = min(shortest.get(key, e.n_steps), e.n_steps)
+    winner = max(votes, key=lambda key: (votes[key], -shortest[key]))
+    agree = {id(e) for key, e in zip(solutions, solved, strict=True) if key == winner}
+    return [e for e in rewarded if not e.success or id(e) in agree]
+
+
+class EvolutionConfig(BaseModel):
+    """How the agent evolves."""
+
+    trials: int = Field(default=2, ge=1)
+    """Attempts per training task (Reflexion retries after a failure)."""
+    samples: int = Field(default=1, ge=1)
+    """Episodes per trial (self-consistency): the first with the model's own settings, the others sampled at
+    ``sample_temperature``; a trial succeeds when one sample does, and of several solved samples only those
+    whose solution agrees with the majority's are stored as examples."""
+    sample_temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    """Temperature of the extra samples."""
+    rationalize: bool = True
+    """STaR: when every trial of a training task failed, learn from the benchmark's gold path."""
+    reflect_every: int = Field(default=10, ge=0)
+    """Run ``reflect`` (insights with votes) after this many training tasks; 0: never."""
+    reflect_steps: tuple[str, ...] = ("insights",)
+    """Which reflect steps to run (``lessons``, ``insights``, ``summary``)."""
+    forget_every: int = Field(default=10, ge=0)
+    """Run ``forget`` after this many training tasks; 0: never."""
+    max_steps: int = Field(default=30, ge=1)
+    """Step limit of an episode."""
+    memory_budget: int = Field(default=700, ge=0)
+    """Tokens of memory in the prompt."""
+    recalls: int = Field(default=2, ge=0)
+    """Retrievals an episode may add when a step brings new things into view (a recipe, a fridge's contents);
+    0: memory is retrieved once, before the first step."""
+    howtos: bool = True
+    """Apply how-to facts (:mod:`agent.families.textworld.howto`): an instruction line a game shows ("grill the
+    pork chop") tags the action earlier replies said does it, and penalises the other known ways."""
+    kept: bool = True
+    """Write and apply kept facts (:meth:`Episode.kept_steps`): what solved episodes took and held to the end (the
+    knife that slicing needs) is taken when in view and not let go of (``ActorConfig.keep_earned``)."""
+    check_rules: bool = True
+    """Refuse rules reflection proposes that name an action their evidence never took ("take the stove" when the
+    episodes only cooked with it; :mod:`agent.learning.grounding`)."""
+    train_kinds: str = "full"
+    """Which memory kinds the agent retrieves while training (an ablation name)."""
+
+
+def _recall(retrieve: Callable[..., MemoryContext], kinds: Sequence[MemoryKind]) -> Recall | None:
+    """A retrieval bound to one task, as :func:`run_episode` calls it mid-episode (None with no memory)."""
+    return (lambda observation, seen: retrieve(observation=observation, seen=seen)) if kinds else None
+
+
+@dataclass
+class Progress:
+    """What the loop reports to a progress bar after each episode."""
+
+    phase: str
+    done: int
+    total: int
+    last: Episode | None = None
+
+
+def weakest_task_type(episodes: Iterable[Episode]) -> str | None:
+    """The task type with the lowest success rate (the next evolution goal); None without data."""
+    stats: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for e in episodes:
+        stats[e.task_type][0] += int(e.success)
+        stats[e.task_type][1] += 1
+    if not stats:
+        return None
+    return min(stats, key=lambda t: (stats[t][0] / stats[t][1], t))
+
+
+class Evolver:
+    """Runs the four phases for one environment with one memory bank."""
+
+    def __init__(
+        self,
+        env: Env,
+        actor: Actor,
+        bank: MemoryBank,
+        config: EvolutionConfig,
+        run_log: RunLog,
+        *,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.env = env
+        self.actor = actor
+        self.bank = bank
+        self.config = config
+        self.log = run_log
+        self.namespace = namespace_for(env.env_id)
+        self.on_progress = on_progress or (lambda p: None)
+        self.goal: str | None = None
+        self.reflect_failures = 0
+
+    # -- acquisition -----------------------------------------------------------------------------------
+    def acquisition_order(self, seeds: Sequence[int]) -> list[int]:
+        """Training seeds still to do; when a goal is set, tasks of that type first."""
+        done = {e.seed for e in self.log.episodes if e.tag == "train"}
+        todo = [s for s in seeds if s not in done]
+        if self.goal is None:
+            return todo
+        return sorted(todo, key=lambda s: 0 if self._task_type(s) == self.goal else 1)
+
+    def _task_type(self, seed: int) -> str:
+        types = getattr(self.env, "task_type_of", None)
+        return str(types(seed)) if callable(types) else ""
+
+    def attempt(self, seed: int) -> list[Episode]:
+        """Acquire experience on one task: up to ``trials`` attempts (each of ``samples`` episodes) with
+        Reflexion notes in between; returns every episode played."""
+        c = self.config
+        kinds = ABLATIONS[c.train_kinds]
+        notes: list[str] = []
+        lost: dict[str, str] = {}  # actions earlier trials lost with, and the line saying so
+        played: list[Episode] = []
+        obs = self.env.reset(seed=seed)
+        for trial in range(1, c.trials + 1):
+            # Reflexion, grounded: what earlier trials lost with comes first and is penalised (hidden from the
+            # list), then the model's own notes, which alone did not stop it repeating a fatal action
+            reflections = ([f"Earlier attempts: {'; '.join(lost.values())}"] if lost else []) + notes
+            retrieve = functools.partial(retrieve_context, self.bank, task=obs.task, namespace=self.namespace,
+                                         kinds=kinds, record=True, same_task_reflections=tuple(reflections),
+                                         budget=c.memory_budget, avoid=tuple(lost), howtos=c.howtos,
+                                         kept=c.kept)  # fmt: skip
+            context = retrieve(observation=obs.text)
+            samples = []
+            for sample in range(c.samples):
+                sample_seed = seed * 1009 + trial * 31 + sample
+                actor = self.actor if sample == 0 else self.actor.sampled(c.sample_temperature, sample_seed)
+                episode = run_episode(self.env, actor, seed=seed, context=context, max_steps=c.max_steps, trial=trial,
+                                      recall=_recall(retrieve, kinds), recalls=c.recalls)  # fmt: skip
+                episode.sample = sample
+                log.info("acquisition: seed %d trial %d sample %d -> success=%s score=%.2f steps=%d (%.1fs)", seed,
+                         trial, sample, episode.success, episode.score, episode.n_steps, episode.seconds)  # fmt: skip
+                samples.append(episode)
+            played.extend(samples)
+            best = max(samples, key=lambda e: (e.success, e.score, -e.n_steps))
+            if best.success:
+                break
+            if trial < c.trials:
+                for episode in samples:
+                    lost.update(trial_losses(episode))
+                note = self._reflexion(best)
+                if note:
+                    notes.append(note)
+        return played
+
+    def _reflexion(self, episode: Episode) -> str:
+        note = self._ask(episode, episode)
+        episode.reflection = note
+        return note
+
+    def _ask(self, about: Episode, charge: Episode, gold: Sequence[str] | None = None) -> str:
+        """A reflection (or, with ``gold``, a rationale); model mistakes and errors are counted on ``charge``."""
+        try:
+            return write_reflection(self.actor.chat, about, gold=gold)
+        except ModelOutputError as exc:
+            charge.counters.parse_failures += 1
+            log.warning("refinement: no usable reflection for seed %d: %s", about.seed, exc)
+        except Exception as exc:  # a model timeout or server error must not end the run: count it
+            charge.counters.model_errors += 1
+            log.warning("refinement: model call failed for seed %d: %s", about.seed, exc)
+        return ""
+
+    # -- refinement ------------------------------------------------------------------------------------
+    def refine(self, trials: list[Episode]) -> tuple[list[Episode], Episode | None, list[str]]:
+        """Filter the trials by reward and correct failures.
+
+        Returns the episodes worth learning from, a corrected episode replayed from the gold path (when
+        every trial failed and the split has one), and the reflection notes written.
+        """
+        kept = self_consistent(trials)
+        notes = [e.reflection for e in trials if e.reflection]
+        corrected = None
+        if not any(e.success for e in trials) and self.config.rationalize and self.env.split == "train":
+            corrected = self._replay_gold(trials[-1])
+            if corrected is not None:
+                rationale = self._ask(corrected, trials[-1], gold=corrected.informative_actions())
+                if rationale:
+                    notes.append("Why the correct solution works: " + rationale)
+        log.info("refinement: kept %d of %d episodes, corrected=%s, notes=%d", len(kept), len(trials),
+                 corrected is not None, len(notes))  # fmt: skip
+        return kept, corrected, notes
+
+    def _replay_gold(self, failed: Episode) -> Episode | None:
+        replay = replay_actions(self.env, failed.seed, episode_id=f"gold-{failed.env_id}-{failed.seed}")
+        if not replay.steps:
+            return None
+        if not replay.success:  # e.g. a gold path longer than the step limit: no correction to learn from
+            log.warning("refinement: the gold path of seed %d did not solve it (%d actions played, score %.2f); "
+                        "no corrected trajectory", failed.seed, replay.n_steps, replay.score)  # fmt: skip
+        return replay if replay.success else None
+
+    # -- update ----------------------------------------------------------------------------------------
+    def update(self, trials: list[Episode], corrected: Episode | None, notes: list[str],
+               kept: Sequence[Episode] | None = None) -> list[str]:  # fmt: skip
+        """Write experiences, facts and reflections; credit the memories each trial used.
+
+        ``kept`` (from :meth:`refine`): the solved episodes whose trajectories are stored; a solved sample
+        the filter dropped leaves only its facts (what the environment accepted is true either way).
+        Failures are always written: their penalised actions are facts too. None: every episode.
+        """
+        items: list[MemoryInput] = []
+        for episode in trials:
+            inputs = experience_inputs(episode, self.namespace, kept=self.config.kept)
+            if kept is not None and episode.success and not any(episode is k for k in kept):
+                inputs = [i for i in inputs if i.kind is not MemoryKind.EXPERIENCE]
+            items.extend(inputs)
+        if corrected is not None:
+            items.extend(experience_inputs(corrected, self.namespace, corrected=True, kept=self.config.kept))
+        source = trials[-1]
+        for note in notes:
+            items.append(MemoryInput(text=note, kind=MemoryKind.REFLECTION, namespace=self.namespace,
+                                     importance=0.6, source_ids=(source.episode_id,), episode_id=source.episode_id,
+                                     meta={"seed": source.seed, "task_type": source.task_type}))  # fmt: skip
+        ids = self.bank.insert_many(items, actor="evolve", reason="update after a training task") if items else []
+        for episode in trials:
+            if episode.memory_ids:
+                self.bank.feedback(episode.memory_ids, outcome=episode.score, episode_id=episode.episode_id,
+                                   actor="evolve", reason="utility: score of an episode that used it")  # fmt: skip
+        log.info("update: wrote %d memories, credited %d episodes", len(ids), len(trials))
+        return ids
+
+    def maintain(self, tasks_done: int) -> None:
+        """Periodic reflect (ExpeL insights) and forget."""
+        c = self.config
+        if c.reflect_every and tasks_done % c.reflect_every == 0:
+            report = reflect(self.bank, json_llm(self.actor.chat), namespace=self.namespace, steps=c.reflect_steps,
+                             max_batches=1, check=check_rule if c.check_rules else None)  # fmt: skip
+            self.reflect_failures += report.failures
+            log.info("update: reflect -> %s", report)
+            line = {"tasks_done": tasks_done, "at": time.time(), **asdict(report)}
+            with (self.log.path.parent / REFLECT_LOG).open("a", encoding="utf-8") as out:
+                out.write(json.dumps(line) + "\n")
+        if c.forget_every and tasks_done % c.forget_every == 0:
+            log.info("update: forget -> %s", self.bank.forget())
+
+    # -- the loop ----------------------------------------------------------------------------------------
+    def train(self, seeds: Sequence[int]) -> list[Episode]:
+        """Acquisition → refinement → update for each training task not yet done (resumable)."""
+        todo = self.acquisition_order(seeds)
+        done_before = len(seeds) - len(todo)
+        new: list[Episode] = []
+        for index, seed in enumerate(todo, start=done_before + 1):
+            trials = self.attempt(seed)
+            kept, corrected, notes = self.refine(trials)
+            self.update(trials, corrected, notes, kept)
+            for episode in trials:
+                self.log.append(episode, tag="train")
+            new.extend(trials)
+            self.maintain(index)
+            self.on_progress(Progress("train", index, len(seeds), trials[-1]))
+        return new
+
+    def evaluate(
+        self, seeds: Sequence[int], env: Env, ablation: str, tag: str, *, offset: int = 0, total: int | None = None
+    ) -> list[Episode]:
+        """Held-out episodes with the memory kinds ``ablation`` allows; memory is not changed.
+
+        ``offset`` and ``total`` place ``seeds`` in a longer list for the progress bar (evaluation in blocks).
+        """
+        kinds = ABLATIONS[ablation]
+        episodes = [e for e in self.log.episodes if e.tag == tag and e.seed in set(seeds)]
+        done = {e.seed for e in episodes}
+        for index, seed in enumerate(seeds, start=offset + 1):
+            if seed in done:
+                continue
+            obs = env.reset(seed=seed)
+            retrieve = functools.partial(retrieve_context, self.bank, task=obs.task, namespace=self.namespace,
+                                         kinds=kinds, record=False, budget=self.config.memory_budget,
+                                         howtos=self.config.howtos, kept=self.config.kept)  # fmt: skip
+            episode = run_episode(env, self.actor, seed=seed, context=retrieve(observation=obs.text),
+                                  max_steps=self.config.max_steps, recall=_recall(retrieve, kinds),
+                                  recalls=self.config.recalls)  # fmt: skip
+            self.log.append(episode, tag=tag)
+            episodes.append(episode)
+            self.on_progress(Progress(f"eval {tag}", index, total or len(seeds), episode))
+        self.goal = weakest_task_type(episodes) or self.goal
+        log.info("evaluation (%s): %d episodes; next goal: %s", tag, len(episodes), self.goal)
+        return episodes

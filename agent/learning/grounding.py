@@ -1,0 +1,81 @@
+"""Checking a rule against the actions of its evidence, before reflection writes it.
+
+A rule such as "when you see a stove, take the stove" can use only words of its evidence (so the shared-word
+check in :mod:`memory.reflect` lets it through) and still name an action no episode took. A rule that tells the
+agent to do something with a thing is checked here against every action its evidence took: when the rule uses a
+verb those actions use, on a thing the evidence mentions, and no action did that verb to that thing, reflection
+refuses it. A verb the evidence never used, or a thing it never mentions, is left alone (the rule may paraphrase).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from agent.families.textworld.grammar import OBJECT_PREPOSITIONS, action_object
+from agent.text import ARTICLES
+from envs.shortlist import after_verb, verb_of
+from memory.base import MemoryRecord
+
+_TOKENS = re.compile(r"[a-z0-9][a-z0-9'-]*|[^\sa-z0-9]")
+_ARTICLES = frozenset({*ARTICLES, "your", "any"})
+_ENDS_OBJECT = frozenset({*OBJECT_PREPOSITIONS, "at", "under", "and", "or", "then", "when", "if", "before", "after",
+                          "until", "so", "but", "because", "first", "again", "once", "while", "by", "for", "of", "as",
+                          "than", "also", "only"})  # fmt: skip
+_NOT_A_THING = frozenset({"it", "them", "this", "that", "these", "those", "everything", "all", "anything",
+                          "something", "one", "nothing", "out", "up", "down", "off", "back", "around"})  # fmt: skip
+_LONGEST_OBJECT = 4
+
+
+def evidence_actions(records: Iterable[MemoryRecord]) -> list[str]:
+    """Every action the records took: an experience's ``taken`` (``a -> b -> c``; older experiences only kept
+    their solution's ``actions``) and a fact's ``action``."""
+    actions: list[str] = []
+    for record in records:
+        path = record.meta.get("taken") or record.meta.get("actions") or ""
+        actions += [a.strip() for a in str(path).split(" -> ") if a.strip()]
+        if record.meta.get("action"):
+            actions.append(str(record.meta["action"]).strip())
+    return list(dict.fromkeys(a.lower() for a in actions))
+
+
+def _object_after(tokens: Sequence[str], start: int) -> list[str]:
+    """The words naming the thing a verb at ``start - 1`` acts on: up to a preposition, a conjunction or a mark."""
+    i = start
+    while i < len(tokens) and tokens[i] in _ARTICLES:
+        i += 1
+    words: list[str] = []
+    while i < len(tokens) and len(words) < _LONGEST_OBJECT and tokens[i][0].isalnum() and tokens[i] not in _ENDS_OBJECT:
+        words.append(tokens[i])
+        i += 1
+    return words
+
+
+def untaken_action(text: str, actions: Sequence[str], mentioned: Iterable[str] = ()) -> str | None:
+    """The first "verb thing" the text names whose verb ``actions`` use and whose thing they or ``mentioned``
+    (words the evidence saw) name, but which no action did (``take the stove`` when the actions took the knife
+    and cooked with the stove); None when there is none.
+
+    A thing matches an action's object by its last word ("take the wing" is ``take chicken wing``)."""
+    done = {(verb_of(a), action_object(a)) for a in actions if " " in a}
+    verbs = {verb for verb, _ in done}
+    known = set(mentioned) | {w for a in actions for w in _TOKENS.findall(after_verb(a))}
+    tokens = _TOKENS.findall(text.lower())
+    for index, token in enumerate(tokens):
+        if token not in verbs:
+            continue
+        thing = _object_after(tokens, index + 1)
+        if not thing or thing[0] in _NOT_A_THING or thing[-1] not in known:
+            continue
+        if not any(verb == token and obj.split()[-1:] == thing[-1:] for verb, obj in done):
+            return f"{token} {' '.join(thing)}"
+    return None
+
+
+def check_rule(text: str, evidence: Sequence[MemoryRecord]) -> str | None:
+    """Why reflection should refuse ``text`` given its evidence (a :data:`memory.reflect.RuleCheck`), or None."""
+    mentioned = {word for record in evidence for word in _TOKENS.findall(record.text.lower())}
+    found = untaken_action(text, evidence_actions(evidence), mentioned)
+    if found is None:
+        return None
+    return f"names '{found}', an action its evidence never took"

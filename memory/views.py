@@ -1,0 +1,129 @@
+"""Read-only queries on a bank's ledger: records by id or filter, and the lookups its clients need.
+
+Nothing here writes or counts a recall, so a dashboard or a chat command can browse freely. The
+queries that callers outside :mod:`memory` need (id prefixes, text search, evidence links, archive
+details, retention inputs) live here, so that no caller writes SQL against the ledger's tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from memory.base import MemoryKind, MemoryRecord, MemoryStatus, parse_kind, validate_namespace
+from memory.config import MemoryConfig
+from memory.errors import MemoryUsageError
+from memory.ledger import Ledger
+from memory.schema import RECORD_SELECT, record_from_row
+
+
+class BankView:
+    """Read-only access to a bank's records and counts."""
+
+    def __init__(self, config: MemoryConfig, ledger: Ledger) -> None:
+        self.config = config
+        self.ledger = ledger
+
+    # -- records ------------------------------------------------------------------------------------------
+    def get(self, memory_id: str) -> MemoryRecord:
+        """One memory by id, whatever its status.
+
+        Raises:
+            MemoryUsageError: no memory has this id.
+        """
+        found = self.ledger.get([memory_id])
+        if memory_id not in found:
+            raise MemoryUsageError(f"no memory with id {memory_id!r} in {self.config.path}")
+        return found[memory_id][0]
+
+    def get_many(self, ids: Sequence[str]) -> list[MemoryRecord]:
+        """The memories that exist among ``ids``, in the given order."""
+        found = self.ledger.get(ids)
+        return [found[i][0] for i in ids if i in found]
+
+    def memories(
+        self,
+        kinds: Iterable[MemoryKind | str] | None = None,
+        namespace: str | Sequence[str] | None = None,
+        status: MemoryStatus | str | None = MemoryStatus.ACTIVE,
+        limit: int | None = None,
+    ) -> list[MemoryRecord]:
+        """Memories by kind, namespace and status, newest first (no scoring, no recall update)."""
+        where, params = _filters(kinds, namespace, status)
+        sql = f"SELECT {RECORD_SELECT} FROM memories WHERE {' AND '.join(where)} ORDER BY created_at DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [record_from_row(r) for r in self.ledger.query(sql, params)]
+
+    def count(
+        self,
+        kinds: Iterable[MemoryKind | str] | None = None,
+        namespace: str | Sequence[str] | None = None,
+        status: MemoryStatus | str | None = None,
+        *,
+        unreflected: bool = False,
+    ) -> int:
+        """How many memories pass the filters; ``unreflected`` keeps those reflection has not read yet."""
+        where, params = _filters(kinds, namespace, status)
+        if unreflected:
+            where.append("reflected_at IS NULL")
+        return self.ledger.count(" AND ".join(where), params)
+
+    # -- lookups ------------------------------------------------------------------------------------------
+    def namespaces(self) -> list[str]:
+        """Every namespace holding a memory (any status), sorted."""
+        return [str(r[0]) for r in self.ledger.query("SELECT DISTINCT namespace FROM memories ORDER BY 1")]
+
+    def ids_with_prefix(self, namespace: str, prefix: str, limit: int) -> list[str]:
+        """Ids in ``namespace`` starting with ``prefix`` (at most ``limit``)."""
+        rows = self.ledger.query(f"SELECT id FROM memories WHERE namespace = ? AND id LIKE ? || '%' LIMIT {int(limit)}",
+                                 [namespace, prefix])  # fmt: skip
+        return [str(r[0]) for r in rows]
+
+    def ids_containing(self, text: str, *, kind: str = "", namespace: str = "", status: str = "",
+                       limit: int) -> list[str]:  # fmt: skip
+        """Ids of memories whose text contains ``text`` (SQL ``LIKE``), newest first; empty filters match all."""
+        where, params = ["text LIKE ?"], [f"%{text}%"]
+        for column, value in (("kind", kind), ("namespace", namespace), ("status", status)):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = f"SELECT id FROM memories WHERE {' AND '.join(where)} ORDER BY created_at DESC LIMIT {int(limit)}"
+        return [str(r[0]) for r in self.ledger.query(sql, params)]
+
+    def ids_citing(self, memory_id: str) -> list[str]:
+        """Ids of memories whose ``derived_from`` text mentions ``memory_id``, oldest first (check the record)."""
+        rows = self.ledger.query("SELECT id FROM memories WHERE derived_from LIKE ? ORDER BY created_at",
+                                 [f'%"{memory_id}"%'])  # fmt: skip
+        return [str(r[0]) for r in rows]
+
+    def archive_info(self, memory_id: str) -> tuple[float | None, str | None] | None:
+        """(archived_at, archive_reason) of a memory, both None unless archived; None for an unknown id."""
+        rows = self.ledger.query("SELECT archived_at, archive_reason FROM memories WHERE id = ?", [memory_id])
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def retention_inputs(self) -> list[tuple[str, float, float, float, int]]:
+        """(kind, created_at, last recall or creation, strength, pinned) of every active memory."""
+        rows = self.ledger.query(
+            "SELECT kind, created_at, COALESCE(last_recalled_at, created_at), strength, pinned FROM memories "
+            "WHERE status = 'active'")  # fmt: skip
+        return [(str(k), c, last, s, p) for k, c, last, s, p in rows]
+
+
+def _filters(kinds: Iterable[MemoryKind | str] | None, namespace: str | Sequence[str] | None,
+             status: MemoryStatus | str | None) -> tuple[list[str], list[Any]]:  # fmt: skip
+    """SQL conditions and parameters for a kind, namespace and status filter (validated)."""
+    where: list[str] = ["1"]
+    params: list[Any] = []
+    if kinds is not None:
+        ks = [parse_kind(k).value for k in kinds]
+        where.append(f"kind IN ({', '.join('?' * len(ks))})")
+        params.extend(ks)
+    if namespace is not None:
+        nss = [validate_namespace(n) for n in ([namespace] if isinstance(namespace, str) else namespace)]
+        where.append(f"namespace IN ({', '.join('?' * len(nss))})")
+        params.extend(nss)
+    if status is not None:
+        where.append("status = ?")
+        params.append(MemoryStatus(status).value)
+    return where, params
