@@ -70,6 +70,15 @@ class BankView:
         return self.ledger.count(" AND ".join(where), params)
 
     # -- lookups ------------------------------------------------------------------------------------------
+    def latest_activity(self) -> float | None:
+        """The last time anything in the bank changed or was recalled (Unix seconds); None for an empty bank.
+
+        A clock frozen there makes retrieval from an unchanged bank give the same ranking at any later time.
+        """
+        row = self.ledger.query("SELECT MAX(MAX(created_at, updated_at, COALESCE(last_recalled_at, 0), "
+                                "COALESCE(archived_at, 0))) FROM memories")[0]  # fmt: skip
+        return None if row[0] is None else float(row[0])
+
     def namespaces(self) -> list[str]:
         """Every namespace holding a memory (any status), sorted."""
         return [str(r[0]) for r in self.ledger.query("SELECT DISTINCT namespace FROM memories ORDER BY 1")]

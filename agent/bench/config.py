@@ -9,8 +9,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 import envs
+from agent.bench.seeds import Purpose
 from agent.core.state import ActorConfig
-from agent.errors import UsageError
 from agent.learning.evolve import EvolutionConfig
 from envs.base import Env
 
@@ -20,6 +20,16 @@ Setting = Literal["in", "out"]
 
 
 SETTING_NAMES = {"in": "in distribution (unseen games of the training fold)", "out": "out of distribution (test fold)"}
+
+
+class HeldOutConfig(BaseModel):
+    """Which held-out seeds a bench plays (:mod:`agent.bench.seeds`)."""
+
+    purpose: Purpose = "dev"
+    """``dev`` (debug and tune here), ``report`` (fixed before a final run, never inspected while building) or
+    ``legacy`` (the ranges of benches saved before ranges existed)."""
+    seeds: tuple[int, ...] = ()
+    """Seeds a user named instead (``--test-seeds``); one setting only."""
 
 
 class BenchConfig(BaseModel):
@@ -36,6 +46,7 @@ class BenchConfig(BaseModel):
     random_baseline: bool = True
     evolution: EvolutionConfig = Field(default_factory=EvolutionConfig)
     actor: ActorConfig = Field(default_factory=ActorConfig)
+    held_out: HeldOutConfig = Field(default_factory=HeldOutConfig)
 
 
 def make_env(config: BenchConfig, split: str, seeds: Sequence[int] | None = None) -> Env:
@@ -47,13 +58,3 @@ def make_env(config: BenchConfig, split: str, seeds: Sequence[int] | None = None
         params["seeds"] = list(seeds)
     params["max_steps"] = config.evolution.max_steps
     return envs.make(config.env_id, split=split, **params)
-
-
-def split_seeds(fold: Sequence[int], train: int, test: int) -> tuple[list[int], list[int]]:
-    """Training seeds from the first 30% of a fold and in-distribution test seeds from its second half."""
-    fold = list(fold)
-    cut, half = max(1, int(len(fold) * 0.3)), len(fold) // 2
-    if train > cut or test > len(fold) - half:
-        raise UsageError(f"the training fold has {len(fold)} tasks: at most {cut} for --train and "
-                         f"{len(fold) - half} for --test in distribution (got {train} and {test})")  # fmt: skip
-    return fold[:train], fold[half : half + test]

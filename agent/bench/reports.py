@@ -6,6 +6,7 @@ import json
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -176,6 +177,10 @@ def collect(
                                "complete": tested >= config.test}  # fmt: skip
     if "memory_from" in record:
         results["memory_from"] = record["memory_from"]
+    results["code"] = record.get("code", {})
+    results["episodes_by_code"] = dict(Counter(e.code or "unknown" for e in run_log.episodes))
+    results["held_out"] = {"purpose": config.held_out.purpose, "named_seeds": list(config.held_out.seeds)}
+    results["clock_frozen_at"] = record.get("clock_frozen_at")
     results["train"] = summarise("train (all trials)", train_episodes).to_dict()
     for setting, (env, all_seeds) in held_out.items():
         seeds = all_seeds[:tested]
@@ -220,6 +225,15 @@ def write_results(out_dir: Path, results: dict[str, Any], train: Sequence[Episod
     if results.get("memory_from"):
         parts.append(f"Memory: brought in from {results['memory_from']} (`--memory-dir` or `--chroma-url`); "
                      f"this bench's training, if any, added to it.\n")  # fmt: skip
+    by_code = results.get("episodes_by_code", {})
+    if len(by_code) > 1:
+        parts.append("**Episodes of this bench were played by different agent code** (episodes per code hash: "
+                     + ", ".join(f"{code} {n}" for code, n in by_code.items()) + "): its figures mix code versions.\n")
+    held = results.get("held_out", {})
+    if held.get("named_seeds"):
+        parts.append("Held-out seeds: named with --test-seeds.\n")
+    elif held.get("purpose"):
+        parts.append(f"Held-out seeds: the {held['purpose']} range (agent/bench/seeds.py).\n")
     if "episode_seconds" in results:
         parts.append(f"Model time over all episodes (every resume of this bench): "
                      f"{results['episode_seconds'] / 3600:.1f} h.\n")  # fmt: skip

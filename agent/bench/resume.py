@@ -19,12 +19,14 @@ AS_BEFORE: dict[str, dict[str, Any]] = {
     "actor": {"pin_found": False, "mix_verbs": False, "hide_idle_verbs": False, "keep_earned": False,
               "follow_memory": False, "place_by_analogy": False,
               "place_by_likeness": False},
+    "held_out": {"purpose": "legacy"},
 }
 """Options added since benches were first saved whose default changes how a bench plays, with the value that
 reproduces how a bench saved without them played (before them, memory was retrieved once per episode, only
 the recent steps were shown, untried actions were listed in the environment's order, no verb was idle, no
 how-to fact was applied, no kept fact was written or applied, no rule was checked against its evidence's
-actions, nothing earned was kept from being undone and the model chose every action, none by analogy or likeness)."""
+actions, nothing earned was kept from being undone and the model chose every action, none by analogy or likeness;
+held-out seeds came from the training fold's second half and the test fold's start)."""
 
 
 def missing_since(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -84,3 +86,32 @@ def check_bench(config: BenchConfig) -> None:
     if unknown:
         raise UsageError(f"unknown ablation(s) {unknown}; choose from {', '.join(ABLATIONS)}")
     envs.spec(config.env_id)  # unknown id: "did you mean"
+    if config.held_out.seeds:
+        if len(config.settings) != 1:
+            raise UsageError("--test-seeds names seeds of one fold: give --settings in or --settings out with them")
+        if config.test != len(config.held_out.seeds):
+            raise UsageError(f"--test {config.test} but --test-seeds names {len(config.held_out.seeds)} seeds; "
+                             "leave --test out with --test-seeds")  # fmt: skip
+
+
+def check_code(path: Path, identity: dict[str, str], *, allow_change: bool = False) -> dict[str, Any]:
+    """What ``config.json`` records about the agent code: this code, and every code that played the bench.
+
+    Raises:
+        UsageError: the bench in ``path`` was played by other agent code and ``allow_change`` is False.
+    """
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    if not saved:
+        return {"code": identity}
+    before = saved.get("code") or {"code": "unknown", "commit": "(saved before code was recorded)"}
+    history: list[dict[str, str]] = saved.get("code_history") or [before]
+    if before["code"] == identity["code"]:
+        return {"code": identity, **({"code_history": history} if len(history) > 1 else {})}
+    if not allow_change:
+        raise UsageError(
+            f"{path.parent} holds episodes played by other agent code ({before['code']} {before['commit']}); this "
+            f"is {identity['code']} {identity['commit']}. To evaluate its memory with this code, start a new bench "
+            f"on it: --train 0 --memory-dir {path.parent / 'memory'} --out NEW_DIR; or pass --allow-code-change to "
+            "add episodes anyway (the results then say they mix code)"
+        )
+    return {"code": identity, "code_history": [*history, identity]}

@@ -26,9 +26,12 @@ from typing import Any
 from langchain_core.language_models.chat_models import BaseChatModel
 
 from agent.bench.chroma_server import ChromaServer
-from agent.bench.config import BenchConfig, Setting, make_env, split_seeds
+from agent.bench.clock import BenchClock
+from agent.bench.config import BenchConfig, Setting, make_env
+from agent.bench.provenance import code_identity
 from agent.bench.reports import collect
-from agent.bench.resume import as_it_ran, check_bench, differences, kept_as_before, saved_bench
+from agent.bench.resume import as_it_ran, check_bench, check_code, differences, kept_as_before, saved_bench
+from agent.bench.seeds import held_out, named_seeds, training_seeds
 from agent.bench.workers import Job, WorkerPool, check_workers, worker_specs
 from agent.core.actor import Actor
 from agent.core.runlog import RunLog
@@ -58,6 +61,7 @@ def run_bench(
     chroma_url: str | None = None,
     allow_local_workers: bool = False,
     model_factory: str | None = None,
+    allow_code_change: bool = False,
 ) -> dict[str, Any]:
     """Train once, test every ablation per setting, write the results; returns the results dict.
 
@@ -80,6 +84,10 @@ def run_bench(
         allow_local_workers: let every worker load its own in-process local model (normally refused).
         model_factory: ``package.module:function`` returning a chat model for an LLMConfig, called in each
             worker (a chat model object cannot be sent to another process).
+        allow_code_change: resume a bench whose episodes other agent code played (the results then say so).
+
+    The bank's clock follows the wall clock while training and is frozen at the bank's last activity for
+    held-out play (:mod:`agent.bench.clock`); the held-out seeds are the config's (:mod:`agent.bench.seeds`).
 
     Raises:
         UsageError: bad configuration, e.g. ``workers > 1`` with an in-process local model.
@@ -104,56 +112,67 @@ def run_bench(
     if changed:
         raise UsageError(f"{out_dir} holds a bench with another configuration: {'; '.join(changed)}. "
                          f"Use a new --out directory, or the options it ran with to resume it")  # fmt: skip
+    record.update(check_code(saved, code_identity(), allow_change=allow_code_change))
     saved.write_text(json.dumps(record, indent=2, default=str))
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         if workers > 1 and chroma_url is None:
             server = stack.enter_context(ChromaServer(out_dir / "chroma-server"))
             memory = memory.model_copy(update={"server_url": server.url})
-        bank = MemoryBank(memory)
+        clock = BenchClock()
+        bank = MemoryBank(memory, clock=clock)
         stack.callback(bank.close)
         bank.mirror_into_store()
         log_path = out_dir / "episodes.jsonl"
         run_log = RunLog.open(log_path)
+        run_log.code = record["code"]["code"]
         train_env = make_env(config, "train")
         stack.callback(train_env.close)
-        train_seeds, in_seeds = split_seeds(train_env.seeds(), config.train, config.test)
-        held_out: dict[Setting, tuple[Env, list[int]]] = {}
+        train_seeds = training_seeds(train_env.seeds(), config.train)
+        held: dict[Setting, tuple[Env, list[int]]] = {}
         for setting in config.settings:
-            if setting == "in":
-                held_out[setting] = (train_env, in_seeds)
-            else:
-                env = make_env(config, "test")
-                stack.callback(env.close)
-                held_out[setting] = (env, list(env.seeds())[: config.test])
+            env = train_env if setting == "in" else stack.enter_context(contextlib.closing(make_env(config, "test")))
+            fold = list(env.seeds())
+            seeds = (named_seeds(config.held_out.seeds, fold, train_seeds, setting) if config.held_out.seeds
+                     else held_out(fold, setting, config.held_out.purpose, config.test))  # fmt: skip
+            held[setting] = (env, seeds)
         if workers > 1:
-            specs = worker_specs(llm, config, memory, out_dir, workers, model_factory)
+            specs = worker_specs(llm, config, memory, out_dir, workers, model_factory, code=run_log.code)
             pool = stack.enter_context(WorkerPool(specs, on_progress))
             done = {e.seed for e in run_log.episodes if e.tag == "train"}
             pool.run([Job("train", [s for s in train_seeds if s not in done], done=len(done & set(train_seeds)),
                           total=len(train_seeds))])  # fmt: skip
+            record["clock_frozen_at"] = freeze(clock, bank)
             jobs = []
-            for setting, (_, seeds) in held_out.items():
+            for setting, (_, seeds) in held.items():
                 for ablation in config.ablations:
                     tag = f"{setting}/{ablation}"
                     done = {e.seed for e in run_log.episodes if e.tag == tag}
                     jobs.append(Job(tag, [s for s in seeds if s not in done], setting, ablation,
-                                    len(done & set(seeds)), len(seeds)))  # fmt: skip
+                                    len(done & set(seeds)), len(seeds), now=clock.frozen_at))  # fmt: skip
             pool.run(jobs)
             run_log = RunLog.open(log_path)
         else:
             actor = Actor(chat or make_chat_model(llm), config.actor, policies=default_policies())
             evolver = Evolver(train_env, actor, bank, config.evolution, run_log, on_progress=on_progress)
             evolver.train(train_seeds)
+            record["clock_frozen_at"] = freeze(clock, bank)
             # every ablation on a block of seeds before the next block, results rewritten after each: an
             # interrupted bench still has figures for all ablations on the same tasks
             for start in range(0, config.test, EVAL_BLOCK):
-                for setting, (env, seeds) in held_out.items():
+                for setting, (env, seeds) in held.items():
                     for ablation in config.ablations:
                         evolver.evaluate(seeds[start : start + EVAL_BLOCK], env, ablation, tag=f"{setting}/{ablation}",
                                          offset=start, total=len(seeds))  # fmt: skip
                 if start + EVAL_BLOCK < config.test:
-                    collect(config, record, train_seeds, held_out, run_log, bank, workers, started, out_dir,
+                    collect(config, record, train_seeds, held, run_log, bank, workers, started, out_dir,
                              tested=start + EVAL_BLOCK)  # fmt: skip
-        return collect(config, record, train_seeds, held_out, run_log, bank, workers, started, out_dir,
+        return collect(config, record, train_seeds, held, run_log, bank, workers, started, out_dir,
                         tested=config.test)  # fmt: skip
+
+
+def freeze(clock: BenchClock, bank: MemoryBank) -> float:
+    """Freeze the bank's clock at its last activity (now, for an empty bank) and return that time."""
+    at = bank.view.latest_activity() or time.time()
+    clock.freeze(at)
+    return at

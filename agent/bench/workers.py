@@ -34,6 +34,7 @@ from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
+from agent.bench.clock import BenchClock
 from agent.bench.config import BenchConfig, make_env
 from agent.core.actor import Actor
 from agent.core.runlog import RunLog
@@ -107,6 +108,8 @@ class Job:
     """Tasks of this phase finished before (for the progress bar)."""
     total: int = 0
     """Tasks of this phase in all (for the progress bar)."""
+    now: float | None = None
+    """Where held-out play freezes the bank's clock (:mod:`agent.bench.clock`); None: the wall clock."""
 
     @property
     def phase(self) -> str:
@@ -125,10 +128,12 @@ class WorkerSpec:
     log_path: Path
     model_factory: str | None = None
     log_level: int = logging.WARNING
+    code: str = ""
+    """The agent code's hash, stamped on the worker's episodes."""
 
 
 def worker_specs(llm: LLMConfig, bench: BenchConfig, memory: MemoryConfig, out_dir: Path, workers: int,
-                 model_factory: str | None) -> list[WorkerSpec]:  # fmt: skip
+                 model_factory: str | None, *, code: str = "") -> list[WorkerSpec]:  # fmt: skip
     """One spec per worker; each opens the bank as one of several writers (``MemoryConfig.shared_writers``),
     and worker 0 alone runs reflect/forget, every ceil(N / K) of its own tasks."""
     shared = memory.model_copy(update={"shared_writers": True})
@@ -139,7 +144,7 @@ def worker_specs(llm: LLMConfig, bench: BenchConfig, memory: MemoryConfig, out_d
         maintenance = {k: (math.ceil(v / workers) if index == 0 else 0) for k, v in every.items()}
         config = bench.model_copy(update={"evolution": evo.model_copy(update=maintenance)})
         specs.append(WorkerSpec(index, llm, config, shared, out_dir / f"episodes-w{index}.jsonl", model_factory,
-                                logging.getLogger().getEffectiveLevel()))  # fmt: skip
+                                logging.getLogger().getEffectiveLevel(), code))  # fmt: skip
     return specs
 
 
@@ -176,13 +181,15 @@ def _serve(spec: WorkerSpec, jobs: Any, events: Any) -> None:
 
     chat = load_model_factory(spec.model_factory)(spec.llm) if spec.model_factory else make_chat_model(spec.llm)
     with contextlib.ExitStack() as stack:
-        bank = MemoryBank(spec.memory)
+        clock = BenchClock()
+        bank = MemoryBank(spec.memory, clock=clock)
         stack.callback(bank.close)
         train_env = make_env(spec.bench, "train")
         stack.callback(train_env.close)
         envs = {"in": train_env}
         actor = Actor(chat, spec.bench.actor, policies=default_policies())
-        evolver = Evolver(train_env, actor, bank, spec.bench.evolution, RunLog(spec.log_path), on_progress=report)
+        evolver = Evolver(train_env, actor, bank, spec.bench.evolution, RunLog(spec.log_path, code=spec.code),
+                          on_progress=report)  # fmt: skip
         parent = mp.parent_process()
         while True:
             try:
@@ -195,11 +202,14 @@ def _serve(spec: WorkerSpec, jobs: Any, events: Any) -> None:
                 return
             current[0] = job.key
             if job.setting is None:
+                clock.thaw()
                 evolver.train(job.seeds)
             else:
                 if job.setting not in envs:
                     envs[job.setting] = make_env(spec.bench, "test")
                     stack.callback(envs[job.setting].close)
+                if job.now is not None:
+                    clock.freeze(job.now)
                 evolver.evaluate(job.seeds, envs[job.setting], job.ablation or "none", tag=job.key)
             events.put(("done", spec.index, job.key, None))
 

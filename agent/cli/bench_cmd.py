@@ -19,7 +19,7 @@ from agent.cli.options import (
 )
 from agent.cli.output import fail, stdout
 from agent.cli.progress import progress_bar
-from agent.errors import EvolveError
+from agent.errors import EvolveError, UsageError
 from agent.llm.config import BackendChoice, LLMConfig
 
 WorkersOpt = Annotated[
@@ -36,6 +36,15 @@ ChromaUrlOpt = Annotated[
 ]  # fmt: skip
 
 
+HeldOutOpt = Annotated[
+    str, typer.Option("--held-out", help="Held-out seed range: dev (debug and tune), report (a final run), legacy.")
+]
+TestSeedsOpt = Annotated[
+    str | None, typer.Option("--test-seeds", help="Play these held-out seeds instead, e.g. 700-729 (one setting).")
+]
+AllowCodeChangeOpt = Annotated[
+    bool, typer.Option("--allow-code-change", help="Resume a bench that other agent code played (results say so).")
+]
 AllowLocalWorkersOpt = Annotated[
     bool, typer.Option(help="Let each worker load its own copy of a local model (slow on a small machine).")
 ]
@@ -50,6 +59,7 @@ def run_with_progress(
     workers: int = 1,
     chroma_url: str | None = None,
     allow_local_workers: bool = False,
+    allow_code_change: bool = False,
 ) -> dict[str, Any]:
     """Run a bench (or a training-only run) behind a progress bar; project errors exit 2 without a trace, and
     Ctrl-C or SIGTERM stops it with what was saved (the same command resumes) and exit code 130."""
@@ -61,7 +71,8 @@ def run_with_progress(
     try:
         with sigterm_as_interrupt(), bar:
             return runner.run_bench(llm, config, out_dir, memory_dir=memory_dir, on_progress=update, workers=workers,
-                                    chroma_url=chroma_url, allow_local_workers=allow_local_workers)  # fmt: skip
+                                    chroma_url=chroma_url, allow_local_workers=allow_local_workers,
+                                    allow_code_change=allow_code_change)  # fmt: skip
     except (EvolveError, EnvUsageError, EnvRuntimeError, MemoryBankError) as exc:
         raise fail(exc) from None
     except KeyboardInterrupt:
@@ -102,9 +113,13 @@ def bench(
     workers: WorkersOpt = 1,
     chroma_url: ChromaUrlOpt = None,
     allow_local_workers: AllowLocalWorkersOpt = False,
+    held_out: HeldOutOpt = "dev",
+    test_seeds: TestSeedsOpt = None,
+    allow_code_change: AllowCodeChangeOpt = False,
 ) -> None:
     """Evolve on training tasks, then run every ablation and a random agent on the same held-out tasks."""
-    from agent.bench.config import BenchConfig
+    from agent.bench.config import BenchConfig, HeldOutConfig
+    from agent.bench.seeds import PURPOSES, parse_seeds
     from agent.learning.evolve import EvolutionConfig
     from agent.learning.recall import parse_ablations
 
@@ -112,17 +127,22 @@ def bench(
         names = parse_ablations(ablations)
         chosen = tuple(s.strip() for s in settings.split(",") if s.strip())
         if not chosen or any(s not in ("in", "out") for s in chosen):
-            raise typer.BadParameter(f"--settings {settings!r}: use in, out or in,out")
-        config = BenchConfig(env_id=env_id, preset=preset, train=train, test=test, settings=chosen,  # type: ignore[arg-type]
-                             ablations=tuple(names), random_baseline=random_baseline,
+            raise UsageError(f"--settings {settings!r}: use in, out or in,out")
+        if held_out not in PURPOSES:
+            raise UsageError(f"--held-out {held_out!r}: use one of {', '.join(PURPOSES)}")
+        named = parse_seeds(test_seeds) if test_seeds else ()
+        config = BenchConfig(env_id=env_id, preset=preset, train=train, test=len(named) or test,
+                             settings=chosen, ablations=tuple(names), random_baseline=random_baseline,  # type: ignore[arg-type]
                              evolution=EvolutionConfig(trials=trials, samples=samples, max_steps=max_steps,
-                                                       recalls=recalls))  # fmt: skip
+                                                       recalls=recalls),
+                             held_out=HeldOutConfig(purpose=held_out, seeds=named))  # fmt: skip
     except EvolveError as exc:
         raise fail(exc) from None
     out_dir = out or Path("runs") / f"bench-{env_id}"
     llm_cfg = llm_config(llm, base_url, model, threads, ctx)
     results = run_with_progress(llm_cfg, config, out_dir, memory_dir, workers=workers, chroma_url=chroma_url,
-                                 allow_local_workers=allow_local_workers)  # fmt: skip
+                                allow_local_workers=allow_local_workers,
+                                allow_code_change=allow_code_change)  # fmt: skip
     stdout().print((out_dir / "results.md").read_text())
     stdout().print(f"results: {out_dir / 'results.json'}, curve: {out_dir / 'learning_curve.png'} "
                   f"({results['wall_seconds']:.0f} s)")  # fmt: skip

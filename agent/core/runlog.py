@@ -27,6 +27,8 @@ class RunLog:
 
     path: Path
     episodes: list[Episode] = field(default_factory=list)
+    code: str = ""
+    """The agent code's hash stamped on each episode appended (``Episode.code``); '' stamps nothing."""
 
     @staticmethod
     def files(path: Path) -> list[Path]:
@@ -59,6 +61,8 @@ class RunLog:
         """Record one finished episode durably (with the time it was logged, to merge worker files)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         episode.tag = tag
+        if self.code:
+            episode.code = self.code
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps({**episode.to_dict(), "logged_at": round(time.time(), 3)}) + "\n")
             handle.flush()

@@ -101,6 +101,8 @@ class Episode:
     """What the episode was for: ``train`` or an evaluation tag such as ``test/full``."""
     reflection: str = ""
     """The Reflexion note written after this (failed) episode, if any."""
+    code: str = ""
+    """A hash of the agent code that played the episode ('' when not recorded)."""
 
     @classmethod
     def begin(cls, env: Env, seed: int, obs: Observation, *, trial: int = 1, episode_id: str | None = None,

@@ -10,8 +10,9 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 import envs
-from agent.bench.config import BenchConfig, split_seeds
+from agent.bench.config import BenchConfig
 from agent.bench.runner import run_bench
+from agent.bench.seeds import held_out, named_seeds, parse_seeds, training_seeds
 from agent.core.runlog import RunLog
 from agent.core.trajectory import Episode
 from agent.errors import UsageError
@@ -39,11 +40,27 @@ def scripted(n: int) -> ScriptedChatModel:
     return ScriptedChatModel().enqueue(*[gold_player] * n)
 
 
-def test_split_seeds_are_disjoint() -> None:
-    train, test = split_seeds(range(1000), 300, 500)
-    assert train == list(range(300)) and test == list(range(500, 1000))
+def test_training_and_held_out_seeds_come_from_disjoint_ranges_fixed_in_code() -> None:
+    fold, test_fold = range(1000), range(20000, 21000)
+    assert training_seeds(fold, 300) == list(range(300))
     with pytest.raises(UsageError, match="at most 300 for --train"):
-        split_seeds(range(1000), 301, 10)
+        training_seeds(fold, 301)
+    assert held_out(fold, "in", "dev", 50) == list(range(300, 350))
+    assert held_out(fold, "in", "report", 100) == list(range(600, 700))
+    assert held_out(test_fold, "out", "dev", 50) == list(range(20100, 20150))
+    assert held_out(test_fold, "out", "report", 100) == list(range(20200, 20300))
+    assert held_out(fold, "in", "legacy", 30) == list(range(500, 530))  # what benches saved before played
+    with pytest.raises(UsageError, match="at most 300 dev seeds"):
+        held_out(fold, "in", "dev", 301)
+    assert parse_seeds("700-702, 800") == (700, 701, 702, 800)
+    for bad in ("7-5", "x", ""):
+        with pytest.raises(UsageError, match="--test-seeds"):
+            parse_seeds(bad)
+    assert named_seeds([700, 701], list(fold), [0, 1], "in") == [700, 701]
+    with pytest.raises(UsageError, match="were trained on"):
+        named_seeds([1, 700], list(fold), [0, 1], "in")
+    with pytest.raises(UsageError, match="not in the out fold"):
+        named_seeds([700], list(test_fold), [], "out")
 
 
 def test_unknown_ablation_is_a_usage_error() -> None:
@@ -327,9 +344,9 @@ def test_demo_pairs_unseen_games_without_and_with_memory(tmp_path: Path) -> None
         run_demo(LLMConfig(backend="local-small"), out, console, env_id="twx-twc", train=2, test=2, max_steps=6,
                  chat=scripted(200))  # fmt: skip
         text = console.export_text()
-        assert "games it never trained on (seeds 500-501; trained on [0, 1])" in text
+        assert "games it never trained on (seeds 300-301; trained on [0, 1])" in text
         assert "without memory" in text and "steps chosen by" in text
-        rows = [line for line in text.splitlines() if line.startswith(("│ 500", "│ 501"))]
+        rows = [line for line in text.splitlines() if line.startswith(("│ 300", "│ 301"))]
         assert len(rows) == 2 and all(("won" in r or "lost" in r) for r in rows), text
         assert re.search(r"│ won\s+│ \d/2\s+│ \d/2\s+│ random agent: \d/2", text), text
         assert "evolve memory list --memory-dir" in text and "evolve bench twx-twc --train 30" in text
