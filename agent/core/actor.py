@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import difflib
 import logging
+import random
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -59,8 +60,23 @@ class Actor:
         self.policies = tuple(policies)
         """Memory policies asked, in order, before the model (:mod:`agent.policies`); none: the model decides."""
         self.prompts = load_prompts("actor")
+        self.rng: random.Random | None = None
+        """Set by :meth:`without_model`: random choices replace the model."""
         self.sampling: dict[str, Any] = {}
         """Call options of a sampling actor (see :meth:`sampled`); empty: the model's own settings."""
+
+    def without_rules(self) -> Actor:
+        """This actor with no memory policies: the model makes every decision (memories still in its prompt)."""
+        other = copy.copy(self)
+        other.policies = ()
+        return other
+
+    def without_model(self, seed: int) -> Actor:
+        """This actor with its memory policies but no model: what they do not decide is a uniform random choice
+        among the actions offered (seeded, so an episode replays)."""
+        other = copy.copy(self)
+        other.rng = random.Random(seed)
+        return other
 
     def sampled(self, temperature: float, seed: int) -> Actor:
         """This actor choosing at ``temperature`` with ``seed``: one of several samples of a task."""
@@ -179,6 +195,11 @@ class Actor:
         known = self.from_memory(state)
         if known is not None:
             return known
+        if self.rng is not None:
+            options = self.options(state)
+            if not options:  # a free-answer task: there is nothing to pick from
+                return Decision(action="", thought="No model.", source="random")
+            return Decision(action=self.rng.choice(options), thought="No model: a random action.", source="random")
         messages = self.messages(state)
         key = "action" if state.valid_actions else "answer"
         try:

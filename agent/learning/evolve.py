@@ -35,7 +35,7 @@ from agent.core.trajectory import Episode
 from agent.errors import ModelOutputError
 from agent.learning.experience import experience_inputs, namespace_for, trial_losses
 from agent.learning.grounding import check_rule
-from agent.learning.recall import ABLATIONS, retrieve_context
+from agent.learning.recall import ABLATIONS, DECIDERS, retrieve_context
 from agent.learning.reflection import REFLECT_LOG, write_reflection
 from agent.llm.structured import json_llm
 from envs.base import Env
@@ -330,7 +330,10 @@ class Evolver:
             retrieve = functools.partial(retrieve_context, self.bank, task=obs.task, namespace=self.namespace,
                                          kinds=kinds, record=False, budget=self.config.memory_budget,
                                          howtos=self.config.howtos, kept=self.config.kept)  # fmt: skip
-            episode = run_episode(env, self.actor, seed=seed, context=retrieve(observation=obs.text),
+            decider = DECIDERS.get(ablation)
+            actor = (self.actor.without_rules() if decider == "model" else self.actor.without_model(seed)
+                     if decider == "rules" else self.actor)  # fmt: skip
+            episode = run_episode(env, actor, seed=seed, context=retrieve(observation=obs.text),
                                   max_steps=self.config.max_steps, recall=_recall(retrieve, kinds),
                                   recalls=self.config.recalls)  # fmt: skip
             self.log.append(episode, tag=tag)

@@ -37,8 +37,15 @@ ABLATIONS: dict[str, tuple[MemoryKind, ...]] = {
     "insights": (MemoryKind.INSIGHT,),
     "facts": (MemoryKind.FACT,),
     "full": (MemoryKind.EXPERIENCE, MemoryKind.REFLECTION, MemoryKind.INSIGHT, MemoryKind.FACT),
+    "full-model": (MemoryKind.EXPERIENCE, MemoryKind.REFLECTION, MemoryKind.INSIGHT, MemoryKind.FACT),
+    "rules": (MemoryKind.EXPERIENCE, MemoryKind.REFLECTION, MemoryKind.INSIGHT, MemoryKind.FACT),
 }
 """Which memory kinds each ablation may retrieve at test time (all share one training memory)."""
+
+DECIDERS = {"full-model": "model", "rules": "rules"}
+"""Who decides in an ablation other than the default (memory policies first, then the model): ``model`` alone
+(every decision left to the model, memories in its prompt), or ``rules`` alone (the memory policies, and a random
+choice for what they do not decide; no model)."""
 
 def parse_ablations(text: str) -> list[str]:
     """``"none,full"`` → ``["none", "full"]``; an unknown name is a usage error naming the choices."""

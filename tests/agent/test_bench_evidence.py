@@ -105,3 +105,20 @@ def test_a_held_out_replay_with_the_same_bank_code_and_model_plays_the_same_epis
                          for e in RunLog.open(tmp_path / run / "episodes.jsonl").episodes])  # fmt: skip
     assert episodes[0] == episodes[1] == episodes[2]  # in the bench that trained, and in two replays
     assert any(ids for _, _, ids in episodes[0])  # memory was used
+
+
+def test_who_decides_in_each_ablation(tmp_path: Path) -> None:
+    """full: memory policies, then the model; full-model: the model alone; rules: the policies, then chance."""
+    ablations = ("none", "full", "full-model", "rules")
+    results = run_bench(LLMConfig(backend="local-small"), config(train=3, test=3, ablations=ablations),
+                        tmp_path / "b", chat=scripted(400))  # fmt: skip
+    played = {a: [e for e in RunLog.open(tmp_path / "b" / "episodes.jsonl").episodes if e.tag == f"in/{a}"]
+              for a in ablations}  # fmt: skip
+    sources = {a: {s.source for e in eps for s in e.steps} for a, eps in played.items()}
+    assert sources["full"] & {"memory", "analogy", "likeness"}  # memory policies take steps where they know how
+    assert not sources["full-model"] & {"memory", "analogy", "likeness", "random"}
+    assert not sources["rules"] & {"model", "matched", "fallback"} and "random" in sources["rules"]
+    assert all(e.counters.llm_calls == 0 for e in played["rules"])
+    summaries = {s["name"]: s for s in results["settings"]["in"]["summaries"]}
+    assert summaries["rules"]["model_steps"] == 0 and summaries["full-model"]["memory_steps"] == 0
+    assert "| by the model |" in (tmp_path / "b" / "results.md").read_text()
