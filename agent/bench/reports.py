@@ -190,6 +190,7 @@ def collect(
     results["code"] = record.get("code", {})
     results["episodes_by_code"] = dict(Counter(e.code or "unknown" for e in run_log.episodes))
     results["held_out"] = {"purpose": config.held_out.purpose, "named_seeds": list(config.held_out.seeds)}
+    results["families"] = list(config.actor.families)
     results["clock_frozen_at"] = record.get("clock_frozen_at")
     results["train"] = summarise("train (all trials)", train_episodes).to_dict()
     for setting, (env, all_seeds) in held_out.items():
@@ -235,6 +236,10 @@ def write_results(out_dir: Path, results: dict[str, Any], train: Sequence[Episod
     if results.get("memory_from"):
         parts.append(f"Memory: brought in from {results['memory_from']} (`--memory-dir` or `--chroma-url`); "
                      f"this bench's training, if any, added to it.\n")  # fmt: skip
+    families = results.get("families")
+    if families is not None:
+        parts.append(f"Family plug-ins: {', '.join(families) or 'none'} "
+                     f"({'its grammar rules were on' if families else 'the agent used no game-specific code'}).\n")
     by_code = results.get("episodes_by_code", {})
     if len(by_code) > 1:
         parts.append("**Episodes of this bench were played by different agent code** (episodes per code hash: "

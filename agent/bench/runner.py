@@ -39,7 +39,7 @@ from agent.errors import UsageError
 from agent.learning.evolve import Evolver, Progress
 from agent.llm.config import LLMConfig
 from agent.llm.factory import make_chat_model
-from agent.policies.registry import default_policies
+from agent.policies.registry import policies_for
 from envs.base import Env
 from memory import MemoryBank, MemoryConfig
 
@@ -153,7 +153,7 @@ def run_bench(
             pool.run(jobs)
             run_log = RunLog.open(log_path)
         else:
-            actor = Actor(chat or make_chat_model(llm), config.actor, policies=default_policies())
+            actor = Actor(chat or make_chat_model(llm), config.actor, policies=policies_for(config.actor.families))
             evolver = Evolver(train_env, actor, bank, config.evolution, run_log, on_progress=on_progress)
             evolver.train(train_seeds)
             record["clock_frozen_at"] = freeze(clock, bank)

@@ -44,7 +44,7 @@ from agent.learning.evolve import Evolver, Progress
 from agent.llm.config import LLMConfig
 from agent.llm.factory import make_chat_model
 from agent.llm.models import LOCAL_MODELS
-from agent.policies.registry import default_policies
+from agent.policies.registry import policies_for
 from envs.errors import EnvRuntimeError, EnvUsageError
 from memory import MemoryBank, MemoryConfig
 from memory.errors import MemoryBankError
@@ -187,7 +187,7 @@ def _serve(spec: WorkerSpec, jobs: Any, events: Any) -> None:
         train_env = make_env(spec.bench, "train")
         stack.callback(train_env.close)
         envs = {"in": train_env}
-        actor = Actor(chat, spec.bench.actor, policies=default_policies())
+        actor = Actor(chat, spec.bench.actor, policies=policies_for(spec.bench.actor.families))
         evolver = Evolver(train_env, actor, bank, spec.bench.evolution, RunLog(spec.log_path, code=spec.code),
                           on_progress=report)  # fmt: skip
         parent = mp.parent_process()

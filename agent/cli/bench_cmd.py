@@ -10,11 +10,13 @@ import typer
 from agent.cli.options import (
     BaseUrlOpt,
     CtxOpt,
+    FamiliesOpt,
     LlmOpt,
     ModelOpt,
     RecallsOpt,
     ThreadsOpt,
     llm_config,
+    parse_families,
     sigterm_as_interrupt,
 )
 from agent.cli.output import fail, stdout
@@ -116,10 +118,12 @@ def bench(
     held_out: HeldOutOpt = "dev",
     test_seeds: TestSeedsOpt = None,
     allow_code_change: AllowCodeChangeOpt = False,
+    families: FamiliesOpt = "textworld",
 ) -> None:
     """Evolve on training tasks, then run every ablation and a random agent on the same held-out tasks."""
     from agent.bench.config import BenchConfig, HeldOutConfig
     from agent.bench.seeds import PURPOSES, parse_seeds
+    from agent.core.state import ActorConfig
     from agent.learning.evolve import EvolutionConfig
     from agent.learning.recall import parse_ablations
 
@@ -135,6 +139,7 @@ def bench(
                              settings=chosen, ablations=tuple(names), random_baseline=random_baseline,  # type: ignore[arg-type]
                              evolution=EvolutionConfig(trials=trials, samples=samples, max_steps=max_steps,
                                                        recalls=recalls),
+                             actor=ActorConfig(families=parse_families(families)),  # type: ignore[arg-type]
                              held_out=HeldOutConfig(purpose=held_out, seeds=named))  # fmt: skip
     except EvolveError as exc:
         raise fail(exc) from None
@@ -167,15 +172,21 @@ def run(
     workers: WorkersOpt = 1,
     chroma_url: ChromaUrlOpt = None,
     allow_local_workers: AllowLocalWorkersOpt = False,
+    families: FamiliesOpt = "textworld",
 ) -> None:
     """Evolve on training tasks with a live progress bar (resumable: run again to continue)."""
     from agent.bench.config import BenchConfig
+    from agent.core.state import ActorConfig
     from agent.learning.evolve import EvolutionConfig
 
     out_dir = out or Path("runs") / f"run-{env_id}"
     evolution = EvolutionConfig(trials=trials, samples=samples, max_steps=max_steps, recalls=recalls)
+    try:
+        actor = ActorConfig(families=parse_families(families))  # type: ignore[arg-type]
+    except EvolveError as exc:
+        raise fail(exc) from None
     config = BenchConfig(env_id=env_id, preset=preset, train=train, test=1, settings=(), ablations=(),
-                         random_baseline=False, evolution=evolution)  # fmt: skip
+                         random_baseline=False, evolution=evolution, actor=actor)  # fmt: skip
     llm_cfg = llm_config(llm, base_url, model, threads, ctx)
     results = run_with_progress(llm_cfg, config, out_dir, memory_dir, workers=workers, chroma_url=chroma_url,
                                  allow_local_workers=allow_local_workers)  # fmt: skip

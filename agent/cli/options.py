@@ -30,6 +30,26 @@ RecallsOpt = Annotated[
                  "into view (0: once, before the first step)."),
 ]  # fmt: skip
 
+FamiliesOpt = Annotated[
+    str,
+    typer.Option("--families", help="Family plug-ins on: textworld (its grammar's rules), or none (only what every "
+                 "environment gives: memory values offered actions from facts of alike states)."),
+]  # fmt: skip
+
+
+def parse_families(text: str) -> tuple[str, ...]:
+    """``"textworld"`` → ``("textworld",)``, ``"none"`` → ``()``; an unknown name is a usage error naming the
+    choices."""
+    from agent.errors import UsageError
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if names == ("none",):
+        return ()
+    unknown = [n for n in names if n != "textworld"]
+    if unknown or not names:
+        raise UsageError(f"--families {text!r}: use textworld or none")
+    return tuple(dict.fromkeys(names))
+
 
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:

@@ -123,8 +123,11 @@ class Actor:
             context = state.context
             shown = [a for a in shown if a not in context.penalised_actions and (
                 a in context.rewarded_actions or not fits(a, context.waiting_templates))] or shown  # fmt: skip
-        hidden = spent_actions(state.history) if self.config.hide_spent else set()
-        if self.config.keep_earned:
+        textworld = "textworld" in self.config.families
+        hidden: set[str] = set()
+        if self.config.hide_spent:  # the TextWorld plug-in's spent actions know what its verbs act on
+            hidden = spent_actions(state.history) if textworld else set(state.spent_here)
+        if self.config.keep_earned and textworld:
             kept = state.context.kept_objects  # what earlier wins held to the end (the knife slicing needs)
             letting_go = {a for a in shown if verb_of(a) in PLACING and action_object(a) in kept}
             undoing = undoing_actions(state.history, shown, takes_are_kept=state.context.takes_are_kept)

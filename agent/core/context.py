@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from agent.core.valuation import ActionValues, Value
     from agent.families.textworld.likeness import Likeness
 
 
@@ -47,6 +48,9 @@ class MemoryContext:
     """Where memory placed which objects, to rank places for an object it cannot place (``ActorConfig.
     place_by_likeness``); None without facts or without an earned action, empty (false) when memory earned no
     placing (cookingworld)."""
+    valuer: ActionValues | None = None
+    """The facts retrieved for this state, to value each offered action at every step (without the TextWorld
+    plug-in; :mod:`agent.core.valuation`); None with no facts or with the plug-in's tags."""
     memory_ids: tuple[str, ...] = ()
     """Ids of every memory above (for the feedback hook)."""
     earned_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -58,3 +62,14 @@ class MemoryContext:
     def empty(self) -> bool:
         """True when nothing was retrieved."""
         return not (self.facts or self.rules or self.examples or self.reflections or self.similar_notes)
+
+
+def with_values(context: MemoryContext, values: Mapping[str, Value], threshold: float) -> MemoryContext:
+    """``context`` with the actions valued at least ``threshold`` rewarded and those at most ``-threshold``
+    penalised (beside what it already tags), each rewarded action grounded in the facts behind its value."""
+    good = {a for a, v in values.items() if v.score >= threshold}
+    bad = {a for a, v in values.items() if v.score <= -threshold}
+    grounds = {a: values[a].grounds for a in good if values[a].grounds}
+    return replace(context, rewarded_actions=context.rewarded_actions | good,
+                   penalised_actions=(context.penalised_actions | bad) - good,
+                   earned_ids={**context.earned_ids, **grounds})  # fmt: skip

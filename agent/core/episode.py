@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 from agent.core.actor import Actor
-from agent.core.context import MemoryContext
+from agent.core.context import MemoryContext, with_values
 from agent.core.options import pick_untried
 from agent.core.state import ActorState, Decision
 from agent.core.trajectory import Episode, StepRecord
@@ -72,6 +73,22 @@ def idle_verbs(steps: Sequence[StepRecord], effects: Sequence[bool]) -> frozense
     for step, effect in zip(steps, effects, strict=True):
         by_verb.setdefault(verb_of(step.action), []).append(effect)
     return frozenset(v for v, uses in by_verb.items() if len(uses) >= IDLE_RUN and not any(uses[-IDLE_RUN:]))
+
+
+def spent_in(state: frozenset[str], before: Sequence[frozenset[str]], steps: Sequence[StepRecord],
+             after: Sequence[frozenset[str]]) -> frozenset[str]:
+    """Actions taken in ``state`` (the valid actions at that step, ``before``) that earned nothing and led back to
+    the same state (``after``), or were taken there twice without earning: spent in this state, not elsewhere
+    ("move east" goes on being useful in other rooms)."""
+    taken: Counter[str] = Counter()
+    spent: set[str] = set()
+    for was, step, now in zip(before, steps, after, strict=True):
+        if was != state or step.reward > 0:
+            continue
+        taken[step.action] += 1
+        if now == was or taken[step.action] >= 2:
+            spent.add(step.action)
+    return frozenset(spent)
 
 
 def cycling(history: list[StepRecord]) -> bool:
@@ -131,11 +148,16 @@ def run_episode(
     found: list[int] = []  # steps that brought new things into view
     effects: list[bool] = []  # per step: earned or lost points, showed something new, or reached new actions
     visited = {frozenset(valid)}  # the sets of valid actions seen: a state the episode was in before
+    before: list[frozenset[str]] = []  # per step: the valid actions it was taken among, and those it led to
+    after: list[frozenset[str]] = []
     while episode.n_steps < limit:
         shown = _shortlist(env, valid, limit_shown)
+        values = context.valuer.values(valid, "\n".join([obs.task, *seen])) if context.valuer and valid else {}
+        view = with_values(context, values, actor.config.value_threshold) if values else context
         state = ActorState(
             task=obs.task, first_observation=obs.text, observation=observation, valid_actions=valid,
-            history=episode.steps, context=context, shown_actions=shown, found=found,
+            history=episode.steps, context=view, shown_actions=shown, found=found, values=values,
+            spent_here=spent_in(frozenset(valid), before, episode.steps, after),
             idle_verbs=idle_verbs(episode.steps, effects),
         )  # fmt: skip
         try:
@@ -146,7 +168,7 @@ def run_episode(
             counters.model_errors += 1
             log.warning("model call failed at step %d: %s", episode.n_steps, exc)
             options = shown or valid
-            fallback = pick_untried(options, episode.steps, context.rewarded_actions) or (valid[0] if valid else "")
+            fallback = pick_untried(options, episode.steps, view.rewarded_actions) or (valid[0] if valid else "")
             decision = Decision(action=fallback, source="fallback", error=f"{type(exc).__name__}: {exc}")
         counters.llm_calls += decision.calls
         counters.input_tokens += decision.input_tokens
@@ -162,13 +184,13 @@ def run_episode(
         elif decision.source == "likeness":
             counters.likeness_actions += 1
         if loop_control and valid and _no_effect(episode.steps, decision.action, observation):
-            replacement = pick_untried(shown or valid, episode.steps, context.rewarded_actions)
+            replacement = pick_untried(shown or valid, episode.steps, view.rewarded_actions)
             if replacement is not None:
                 decision.error = f"{decision.action!r} had no effect here before; explored instead"
                 decision.action, decision.source, decision.grounds = replacement, "explore", ()
                 counters.loop_overrides += 1
         for action in decision.grounds:  # the facts a step memory took stands on share the outcome
-            episode.memory_ids.extend(i for i in context.earned_ids.get(action, ()) if i not in episode.memory_ids)
+            episode.memory_ids.extend(i for i in view.earned_ids.get(action, ()) if i not in episode.memory_ids)
         try:
             result: StepResult = env.step(decision.action)
         except Exception as exc:  # an environment crash is recorded; the run goes on with the next episode
@@ -191,6 +213,8 @@ def run_episode(
         # an invalid action says nothing about its verb: only valid ones that changed nothing count as idle.
         # Back in a state seen before ("close fridge" after "open fridge") is no change either
         reached = frozenset(result.valid_actions)
+        before.append(frozenset(valid))
+        after.append(reached)
         effects.append(invalid or result.reward != 0 or reached not in visited)
         visited.add(reached)
         observation, valid = result.observation, tuple(result.valid_actions)

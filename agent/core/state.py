@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from agent.core.context import MemoryContext
 from agent.core.trajectory import StepRecord
+from agent.core.valuation import Value
+
+Family = Literal["textworld"]
+"""An environment family whose optional plug-in (:mod:`agent.families`) may act on its actions' grammar."""
 
 
 class ActorConfig(BaseModel):
@@ -51,6 +56,14 @@ class ActorConfig(BaseModel):
     place_by_likeness: bool = True
     """With ``follow_memory`` and the likeness policy: place a held object where memory put the most alike
     objects."""
+    families: tuple[Family, ...] = ("textworld",)
+    """The family plug-ins on. Without ``textworld``, nothing reads TextWorld's grammar: memory values each
+    offered action from the facts retrieved for the state (:mod:`agent.core.valuation`, ``value_threshold``),
+    an action is spent only in the state it changed nothing in (``ActorState.spent_here``), and ``keep_earned``,
+    ``place_by_analogy`` and ``place_by_likeness`` do nothing."""
+    value_threshold: float = Field(default=0.5, gt=0)
+    """Least value (:mod:`agent.core.valuation`) at which memory tags an action as worked elsewhere and may take
+    it without the model; the negative of it tags one as failed."""
     pin_found: bool = True
     """Keep the steps that brought new things into view (a recipe, a fridge's contents) in the prompt after they
     leave the window of recent steps (``ActorState.found``)."""
@@ -89,5 +102,10 @@ class ActorState:
     found: Sequence[int] = ()
     """Indexes in ``history`` of steps that brought new things into view (a recipe, a fridge's contents):
     shown under their own header once they leave the recent-steps window."""
+    values: Mapping[str, Value] = field(default_factory=dict)
+    """What memory says of each offered action (``MemoryContext.valuer``); empty with the TextWorld plug-in."""
+    spent_here: frozenset[str] = frozenset()
+    """Actions taken in this very state (the same valid actions) that earned nothing and changed nothing, or
+    were taken here twice without earning: without the TextWorld plug-in, what ``hide_spent`` hides."""
     idle_verbs: frozenset[str] = frozenset()
     """Verbs (:func:`envs.shortlist.verb_of`) whose last uses in this episode all had no effect."""

@@ -24,6 +24,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
+from typing import TypedDict
 
 from pydantic import BaseModel, Field
 
@@ -104,6 +105,14 @@ class EvolutionConfig(BaseModel):
     """Which memory kinds the agent retrieves while training (an ablation name)."""
 
 
+class RecallPlugins(TypedDict):
+    """The keyword arguments of :func:`retrieve_context` that family plug-ins decide."""
+
+    howtos: bool
+    kept: bool
+    general: bool
+
+
 def _recall(retrieve: Callable[..., MemoryContext], kinds: Sequence[MemoryKind]) -> Recall | None:
     """A retrieval bound to one task, as :func:`run_episode` calls it mid-episode (None with no memory)."""
     return (lambda observation, seen: retrieve(observation=observation, seen=seen)) if kinds else None
@@ -153,6 +162,13 @@ class Evolver:
         self.goal: str | None = None
         self.reflect_failures = 0
 
+    def recall_plugins(self) -> RecallPlugins:
+        """What recall applies of the actor's family plug-ins: the TextWorld how-to and kept facts, or (without
+        it) the general valuation of offered actions."""
+        textworld = "textworld" in self.actor.config.families
+        return {"howtos": self.config.howtos and textworld, "kept": self.config.kept and textworld,
+                "general": not textworld}  # fmt: skip
+
     # -- acquisition -----------------------------------------------------------------------------------
     def acquisition_order(self, seeds: Sequence[int]) -> list[int]:
         """Training seeds still to do; when a goal is set, tasks of that type first."""
@@ -181,8 +197,7 @@ class Evolver:
             reflections = ([f"Earlier attempts: {'; '.join(lost.values())}"] if lost else []) + notes
             retrieve = functools.partial(retrieve_context, self.bank, task=obs.task, namespace=self.namespace,
                                          kinds=kinds, record=True, same_task_reflections=tuple(reflections),
-                                         budget=c.memory_budget, avoid=tuple(lost), howtos=c.howtos,
-                                         kept=c.kept)  # fmt: skip
+                                         budget=c.memory_budget, avoid=tuple(lost), **self.recall_plugins())
             context = retrieve(observation=obs.text)
             samples = []
             for sample in range(c.samples):
@@ -263,12 +278,13 @@ class Evolver:
         """
         items: list[MemoryInput] = []
         for episode in trials:
-            inputs = experience_inputs(episode, self.namespace, kept=self.config.kept)
+            inputs = experience_inputs(episode, self.namespace, kept=self.recall_plugins()["kept"])
             if kept is not None and episode.success and not any(episode is k for k in kept):
                 inputs = [i for i in inputs if i.kind is not MemoryKind.EXPERIENCE]
             items.extend(inputs)
         if corrected is not None:
-            items.extend(experience_inputs(corrected, self.namespace, corrected=True, kept=self.config.kept))
+            items.extend(experience_inputs(corrected, self.namespace, corrected=True,
+                                           kept=self.recall_plugins()["kept"]))  # fmt: skip
         source = trials[-1]
         for note in notes:
             items.append(MemoryInput(text=note, kind=MemoryKind.REFLECTION, namespace=self.namespace,
@@ -329,7 +345,7 @@ class Evolver:
             obs = env.reset(seed=seed)
             retrieve = functools.partial(retrieve_context, self.bank, task=obs.task, namespace=self.namespace,
                                          kinds=kinds, record=False, budget=self.config.memory_budget,
-                                         howtos=self.config.howtos, kept=self.config.kept)  # fmt: skip
+                                         **self.recall_plugins())  # fmt: skip
             decider = DECIDERS.get(ablation)
             actor = (self.actor.without_rules() if decider == "model" else self.actor.without_model(seed)
                      if decider == "rules" else self.actor)  # fmt: skip

@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
+from agent.core.valuation import Fact, words
 from agent.families.textworld import howto
 from agent.families.textworld.grammar import PLACING
 from envs.shortlist import verb_of
@@ -60,3 +61,23 @@ def howto_facts(records: Iterable[MemoryRecord]) -> list[howto.HowTo]:
                 instructed.add(how)
     return [howto.HowTo(mid, how, template, reply, how in processing, how in instructed)
             for (how, template), (mid, reply) in first.items()]
+
+
+def fact_of(memory_id: str, text: str, meta: Mapping[str, object]) -> Fact | None:
+    """The :class:`Fact` a fact memory records (its ``meta`` action, reward, fatal, enabled and kept, and the
+    reply quoted in its text), or None for one without an action."""
+    action = str(meta.get("action") or "")
+    if not action:
+        return None
+    reward = meta.get("reward")
+    reward = float(reward) if isinstance(reward, (int, float)) else 0.0
+    if meta.get("fatal") or reward < 0:
+        sign = -1.0
+    elif reward > 0:
+        sign = 1.0
+    elif meta.get("enabled") or meta.get("kept"):
+        sign = 0.5
+    else:
+        return None
+    reply = str(meta.get("reply") or (text.split(': "', 1)[1].rstrip('"') if ': "' in text else ""))
+    return Fact(action, sign, frozenset(words(reply)) - frozenset(words(action)), memory_id)

@@ -12,12 +12,14 @@ import re
 from collections.abc import Iterable, Sequence
 
 from agent.core.context import MemoryContext
+from agent.core.valuation import ActionValues, Fact
 from agent.errors import UsageError
 from agent.families.textworld import howto
 from agent.families.textworld.grammar import action_object
 from agent.families.textworld.likeness import Likeness
 from agent.learning.facts import (
     earned_anywhere,
+    fact_of,
     fact_reward,
     howto_facts,
     ids_by_action,
@@ -85,6 +87,7 @@ def retrieve_context(
     avoid: Iterable[str] = (),
     howtos: bool = True,
     kept: bool = True,
+    general: bool = False,
 ) -> MemoryContext:
     """Memories for one episode, restricted to ``kinds`` (an ablation), grouped for the prompt.
 
@@ -103,6 +106,9 @@ def retrieve_context(
     ``kept``: with facts, the objects earlier wins took and held to the end (the knife that slicing needs) become
     ``MemoryContext.kept_objects`` and their takes rewarded (:meth:`Episode.kept_steps`; the fact is shown when
     the object is in view), and ``MemoryContext.takes_are_kept`` says whether no placing ever earned points.
+    ``general``: no TextWorld plug-in (``howtos`` and ``kept`` are then ignored): the facts retrieved for this
+    task and observation are shown by relevance within the quotas, tag nothing themselves, and become
+    ``MemoryContext.valuer``, which values the offered actions at every step (:mod:`agent.core.valuation`).
     """
     query = f"{task}\n{observation}"
     in_view = observation if seen is None else seen
@@ -115,6 +121,7 @@ def retrieve_context(
     plan = {MemoryKind.EXPERIENCE: 6, MemoryKind.FACT: 40, MemoryKind.INSIGHT: 5, MemoryKind.REFLECTION: 3}
     good: list[tuple[str, str, str, bool]] = []
     bad: list[tuple[str, str, str, bool]] = []
+    valued: list[Fact] = []
     for kind in kinds:
         if kind not in plan:
             continue
@@ -132,7 +139,9 @@ def retrieve_context(
             elif kind is MemoryKind.FACT:
                 reward = fact_reward(hit.record)
                 action, enabled = str(meta.get("action", "")), str(meta.get("enabled") or "")
-                row = (hit.id, hit.record.text, action, _on_topic(action, enabled, in_view))
+                fact = fact_of(hit.id, hit.record.text, meta)
+                valued.extend([fact] if fact is not None else [])
+                row = (hit.id, hit.record.text, action, general or _on_topic(action, enabled, in_view))
                 if meta.get("fatal") or reward < 0:
                     bad.append(row)
                 elif enabled or reward > 0:
@@ -143,6 +152,9 @@ def retrieve_context(
             else:  # notes of other tasks are the weakest memories: short, so they cannot crowd out facts
                 notes.append(first_words(hit.record.text, 50))
             ids.append(hit.id)
+    if general:
+        return _general_context(bank, valued, good, bad, examples, rules, notes, ids, same_task_reflections, avoid,
+                                record)  # fmt: skip
     facts: list[str] = []
     applied = howto.Applied()
     standing = bank.memories(kinds=[MemoryKind.FACT], namespace=namespace) if MemoryKind.FACT in kinds else []
@@ -193,4 +205,24 @@ def retrieve_context(
         takes_are_kept=kept and placing_never_paid(standing),
         likeness=Likeness(earned - set(avoid), bank.embed) if earned else None,
         earned_ids=ids_by_action(standing, earned | set(held.values())),
+    )  # fmt: skip
+
+
+def _general_context(bank: MemoryBank, valued: list[Fact], good: list[tuple[str, str, str, bool]],
+                     bad: list[tuple[str, str, str, bool]], examples: list[str], rules: list[str], notes: list[str],
+                     ids: list[str], reflections: Sequence[str], avoid: Iterable[str],
+                     record: bool) -> MemoryContext:  # fmt: skip
+    """The context without a family plug-in: facts shown by relevance within the quotas, values from all the
+    facts retrieved, and only this task's own losses (``avoid``) tagged up front."""
+    facts: list[str] = []
+    for group, quota in ((good, FACT_QUOTAS["earned here"]), (bad, FACT_QUOTAS["lost here"])):
+        for mid, text, _, _ in group[:quota]:
+            facts.append(text)
+            ids.append(mid)
+    if record and ids:
+        bank.mark_recalled(ids)
+    return MemoryContext(
+        facts=tuple(facts), rules=tuple(rules), examples=tuple(examples), reflections=tuple(reflections),
+        similar_notes=tuple(notes), penalised_actions=frozenset(avoid), memory_ids=tuple(dict.fromkeys(ids)),
+        valuer=ActionValues(valued, bank.embed) if valued else None,
     )  # fmt: skip
