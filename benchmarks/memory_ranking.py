@@ -33,18 +33,21 @@ from agent.learning.recall import retrieve_context  # noqa: E402
 from memory import MemoryBank, MemoryConfig, MemoryKind  # noqa: E402
 
 
-def build_bank(env: envs.Env, env_id: str, seeds: list[int], path: Path) -> MemoryBank:
-    """A bank of the gold paths of ``seeds`` (what the loop's STaR correction writes), in ``path``."""
+def build_bank(env: envs.Env, env_id: str, seeds: list[int], path: Path, *, textworld: bool) -> MemoryBank:
+    """A bank of the gold paths of ``seeds`` (what the loop's STaR correction writes, with or without the TextWorld
+    plug-in's how-to and kept facts), in ``path``."""
     bank = MemoryBank(MemoryConfig(path=path))
     for seed in seeds:
         episode = replay_actions(env, seed, episode_id=f"gold-{env_id}-{seed}")
         if episode.success:
-            bank.insert_many(experience_inputs(episode, namespace_for(env_id), corrected=True))
+            bank.insert_many(experience_inputs(episode, namespace_for(env_id), corrected=True, textworld=textworld))
     return bank
 
 
-def rank(env: envs.Env, env_id: str, bank: MemoryBank, seeds: list[int], theta: float) -> dict[str, object]:
-    """Replay the gold paths of ``seeds`` and count each mechanism's good and bad picks."""
+def rank(env: envs.Env, env_id: str, bank: MemoryBank, plain: MemoryBank, seeds: list[int],
+         theta: float) -> dict[str, object]:  # fmt: skip
+    """Replay the gold paths of ``seeds`` and count each mechanism's good and bad picks: the rules reading
+    ``bank`` (written with the TextWorld plug-in), the general valuation reading ``plain`` (written without)."""
     namespace = namespace_for(env_id)
     counts = {"gold_steps": 0, "rules_good": 0, "rules_bad": 0, "general_good": 0, "general_bad": 0}
     seconds = 0.0
@@ -57,7 +60,7 @@ def rank(env: envs.Env, env_id: str, bank: MemoryBank, seeds: list[int], theta: 
             context = retrieve_context(bank, task=obs.task, observation=observation, namespace=namespace,
                                        kinds=[MemoryKind.FACT], record=False, seen=seen)  # fmt: skip
             start = time.perf_counter()
-            general = retrieve_context(bank, task=obs.task, observation=observation, namespace=namespace,
+            general = retrieve_context(plain, task=obs.task, observation=observation, namespace=namespace,
                                        kinds=[MemoryKind.FACT], record=False, seen=seen, general=True)  # fmt: skip
             untried = [a for a in valid if a not in tried]
             values = general.valuer.values(untried, seen) if general.valuer else {}
@@ -88,13 +91,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with envs.make(args.env_id, split="train", preset=args.preset) as env, tempfile.TemporaryDirectory() as tmp:
         fold = list(env.seeds())
+        train = training_seeds(fold, args.train)
         bank = (MemoryBank(MemoryConfig(path=args.memory_dir)) if args.memory_dir
-                else build_bank(env, args.env_id, training_seeds(fold, args.train), Path(tmp)))  # fmt: skip
+                else build_bank(env, args.env_id, train, Path(tmp) / "rules", textworld=True))  # fmt: skip
+        plain = (bank if args.memory_dir
+                 else build_bank(env, args.env_id, train, Path(tmp) / "general", textworld=False))  # fmt: skip
         try:
             seeds = held_out(fold, "in", "dev", args.test)
-            counts = rank(env, args.env_id, bank, seeds, args.theta)
+            counts = rank(env, args.env_id, bank, plain, seeds, args.theta)
         finally:
             bank.close()
+            if plain is not bank:
+                plain.close()
     row = {"env_id": args.env_id, "preset": args.preset, "train": args.train, "seeds": [seeds[0], seeds[-1]],
            "theta": args.theta, **counts}  # fmt: skip
     print(json.dumps(row))

@@ -121,8 +121,9 @@ class Actor:
         shown = list(state.shown_actions or state.valid_actions)[: self.config.max_actions_shown]
         if self.config.hide_penalised:  # and what waits for instructions (agent.families.textworld.howto)
             context = state.context
+            waiting = context.waiting_templates
             shown = [a for a in shown if a not in context.penalised_actions and (
-                a in context.rewarded_actions or not fits(a, context.waiting_templates))] or shown  # fmt: skip
+                not waiting or a in context.rewarded_actions or not fits(a, waiting))] or shown  # fmt: skip
         textworld = "textworld" in self.config.families
         hidden: set[str] = set()
         if self.config.hide_spent:  # the TextWorld plug-in's spent actions know what its verbs act on

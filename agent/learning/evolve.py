@@ -162,12 +162,16 @@ class Evolver:
         self.goal: str | None = None
         self.reflect_failures = 0
 
+    @property
+    def textworld(self) -> bool:
+        """Whether the actor's TextWorld plug-in is on: its how-to and kept facts are then written and applied."""
+        return "textworld" in self.actor.config.families
+
     def recall_plugins(self) -> RecallPlugins:
         """What recall applies of the actor's family plug-ins: the TextWorld how-to and kept facts, or (without
         it) the general valuation of offered actions."""
-        textworld = "textworld" in self.actor.config.families
-        return {"howtos": self.config.howtos and textworld, "kept": self.config.kept and textworld,
-                "general": not textworld}  # fmt: skip
+        return {"howtos": self.config.howtos and self.textworld, "kept": self.config.kept and self.textworld,
+                "general": not self.textworld}  # fmt: skip
 
     # -- acquisition -----------------------------------------------------------------------------------
     def acquisition_order(self, seeds: Sequence[int]) -> list[int]:
@@ -278,13 +282,13 @@ class Evolver:
         """
         items: list[MemoryInput] = []
         for episode in trials:
-            inputs = experience_inputs(episode, self.namespace, kept=self.recall_plugins()["kept"])
+            inputs = experience_inputs(episode, self.namespace, textworld=self.textworld)
             if kept is not None and episode.success and not any(episode is k for k in kept):
                 inputs = [i for i in inputs if i.kind is not MemoryKind.EXPERIENCE]
             items.extend(inputs)
         if corrected is not None:
             items.extend(experience_inputs(corrected, self.namespace, corrected=True,
-                                           kept=self.recall_plugins()["kept"]))  # fmt: skip
+                                           textworld=self.textworld))  # fmt: skip
         source = trials[-1]
         for note in notes:
             items.append(MemoryInput(text=note, kind=MemoryKind.REFLECTION, namespace=self.namespace,

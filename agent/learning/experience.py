@@ -58,10 +58,11 @@ def trial_losses(episode: Episode) -> dict[str, str]:
             lost.setdefault(step.action, f"{step.action} → lost points")
     return lost
 
-def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = False, kept: bool = True
+def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = False, textworld: bool = True
                       ) -> list[MemoryInput]:  # fmt: skip
-    """The memories one episode yields: its cleaned trajectory, its rewarded/penalised actions, the steps that
-    enabled rewarded ones and (``kept``) the objects a solved episode took and held until it was won."""
+    """The memories one episode yields: its cleaned trajectory, its rewarded/penalised actions (with the reply
+    when it says more than the action, in ``meta["reply"]`` too), the steps that enabled rewarded ones and, with
+    the ``textworld`` plug-in, how-to meta and the objects a solved episode took and held until it was won."""
     # a solved episode is remembered without its detours (the rewarded steps and what enabled them)
     actions = episode.essential_actions() if episode.success and not corrected else episode.informative_actions()
     outcome = "solved" if episode.success else f"failed (score {episode.score:.2f})"
@@ -92,8 +93,9 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
         earned = step.reward > 0 and not fatal
         verdict = "ended the game (lost)" if fatal else "earned points (accepted)" if earned else "lost points (wrong)"
         reply = _informative_reply(step.action, step.observation)
-        how_meta: dict[str, Any] = {}
-        if how := howto.how_done(step.action, step.observation):  # how the reply names what it did: a how-to
+        how_meta: dict[str, Any] = {"reply": reply} if reply else {}
+        # how the reply names what it did: a how-to (the TextWorld plug-in)
+        if textworld and (how := howto.how_done(step.action, step.observation)):
             asked = action_object(step.action) in howto.instructed_objects(how, shown)
             how_meta = {"how": how, "template": howto.template_of(step.action),
                         "reply": first_words(step.observation, 15),
@@ -111,7 +113,7 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
     quiet = [(index, f"→ needed before {target} (earned points)", 0.7, {"enabled": target})
              for index, target in sorted(episode.enabling_steps().items())]
     quiet += [(index, "→ kept until the game was won", 0.6, {"kept": obj})
-              for index, obj in (sorted(episode.kept_steps().items()) if kept else [])]  # fmt: skip
+              for index, obj in (sorted(episode.kept_steps().items()) if textworld else [])]  # fmt: skip
     for index, says, importance, extra in quiet:
         action = episode.steps[index].action
         if action in seen:

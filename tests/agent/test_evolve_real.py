@@ -14,6 +14,7 @@ from agent.bench.runner import run_bench
 from agent.core.context import MemoryContext
 from agent.core.episode import run_episode
 from agent.core.runlog import RunLog
+from agent.core.state import ActorConfig
 from agent.learning.evolve import EvolutionConfig
 from agent.learning.recall import ABLATIONS, retrieve_context
 from agent.llm import LLMConfig
@@ -110,3 +111,29 @@ def test_real_cookingworld_run_writes_game_replies_and_retrieves_after_the_recip
             assert "cook chicken wing in toaster" in recall(calls[0], f"{first}\n{calls[0]}").rewarded_actions
         finally:
             bank.close()
+
+
+def test_real_model_without_plugins_acts_on_valued_memory(tmp_path: Path, small_llm: object) -> None:
+    """The general agent (no family plug-in) with the real small model and a real bank: after training on a game
+    it fails and corrects from its gold path, a held-out game is played with the memory policy taking valued steps
+    and crediting the facts behind them, and the results say no plug-in was on."""
+    config = BenchConfig(
+        env_id="twx-cookingworld", preset="easy", train=1, test=1, settings=("in",), ablations=("full",),
+        random_baseline=False, evolution=EvolutionConfig(trials=1, max_steps=4, reflect_every=0, forget_every=0),
+        actor=ActorConfig(families=()),
+    )  # fmt: skip
+    results = run_bench(LLMConfig(backend="local-small"), config, tmp_path, chat=small_llm)  # type: ignore[arg-type]
+    assert results["families"] == []
+    assert "Family plug-ins: none" in (tmp_path / "results.md").read_text()
+    (full,) = [e for e in RunLog.open(tmp_path / "episodes.jsonl").episodes if e.tag == "in/full"]
+    memory_steps = [s for s in full.steps if s.source == "memory"]
+    assert memory_steps, [(s.action, s.source) for s in full.steps]
+    bank = MemoryBank(MemoryConfig(path=tmp_path / "memory"))
+    try:
+        facts = {r.id: r for r in bank.memories(kinds=[MemoryKind.FACT], namespace="env:twx-cookingworld")}
+        assert not any(r.meta.get("kept") for r in facts.values())  # kept facts are the TextWorld plug-in's
+        grounded = [i for i in full.memory_ids if i in facts]
+        assert any(str(facts[i].meta.get("action")) in {s.action for s in memory_steps} or
+                   facts[i].meta.get("enabled") for i in grounded)  # fmt: skip
+    finally:
+        bank.close()

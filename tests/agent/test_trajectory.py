@@ -73,4 +73,4 @@ def test_what_a_win_took_and_held_to_the_end_is_kept() -> None:
     assert _episode(*steps, success=False).kept_steps() == {}
     facts = {i.text: i.meta for i in experience_inputs(_episode(*steps), "env:twx-cookingworld")}
     assert facts["take knife → kept until the game was won"]["kept"] == "knife"
-    assert not any("kept" in t for t in {i.text for i in experience_inputs(_episode(*steps), "ns", kept=False)})
+    assert not any("kept" in t for t in {i.text for i in experience_inputs(_episode(*steps), "ns", textworld=False)})

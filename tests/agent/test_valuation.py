@@ -123,7 +123,7 @@ def test_real_bank_and_game_memory_picks_gold_actions_without_textworld_code(tmp
         try:
             for seed in range(5):
                 episode = replay_actions(env, seed, episode_id=f"gold-{seed}")
-                bank.insert_many(experience_inputs(episode, namespace, corrected=True, kept=False))
+                bank.insert_many(experience_inputs(episode, namespace, corrected=True, textworld=False))
             obs = env.reset(seed=300)
             gold = env.gold_actions() or []
             valid, seen, tried = list(obs.valid_actions), f"{obs.task}\n{obs.text}", set()
