@@ -41,18 +41,18 @@ def mean_ci(values: Sequence[float]) -> tuple[float, float, float]:
 
 @dataclass(frozen=True)
 class Paired:
-    """One ablation against ``none`` on the tasks both played."""
+    """One ablation against a base (``none``, or ``rules``) on the tasks both played."""
 
     name: str
     tasks: int
     helped: int
-    """Tasks ``none`` failed and this ablation solved."""
+    """Tasks the base failed and this ablation solved."""
     hurt: int
-    """Tasks ``none`` solved and this ablation failed."""
+    """Tasks the base solved and this ablation failed."""
     both_solved: int
     both_failed: int
     score_delta: float
-    """Mean score of this ablation minus that of ``none`` on the same tasks."""
+    """Mean score of this ablation minus that of the base on the same tasks."""
     sign_test_p: float
     """Exact two-sided sign test of helped vs hurt (1.0 when neither happened)."""
 
@@ -72,10 +72,16 @@ def sign_test(wins: int, losses: int) -> float:
 
 def paired_with_none(by_ablation: Mapping[str, Sequence[Episode]]) -> list[Paired]:
     """Every ablation but ``none`` against ``none``, task by task (seeds both played); [] without ``none``."""
-    base = {e.seed: e for e in by_ablation.get("none", ())}
+    return paired_with(by_ablation, "none")
+
+
+def paired_with(by_ablation: Mapping[str, Sequence[Episode]], base_name: str) -> list[Paired]:
+    """Every ablation but ``base_name`` against it, task by task (seeds both played); [] without it. ``helped``
+    counts the tasks the base failed and the ablation solved."""
+    base = {e.seed: e for e in by_ablation.get(base_name, ())}
     out: list[Paired] = []
     for name, episodes in by_ablation.items():
-        if name == "none" or not base:
+        if name == base_name or not base:
             continue
         pairs = [(base[e.seed], e) for e in episodes if e.seed in base]
         helped = sum(not b.success and e.success for b, e in pairs)

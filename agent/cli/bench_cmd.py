@@ -195,6 +195,51 @@ def run(
                   f"{t['episodes']} episodes; memory: {results['memory']}; run dir {out_dir}")  # fmt: skip
 
 
+def suite(
+    train: Annotated[int, typer.Option(min=0, help="Training tasks per member.")] = 10,
+    test: Annotated[int, typer.Option(min=1, help="Held-out tasks per member.")] = 10,
+    held_out: HeldOutOpt = "dev",
+    only: Annotated[str, typer.Option(help="Comma-separated members or environment ids to run (default: all).")]
+    = "",
+    out: Annotated[Path, typer.Option(help="Suite directory: a bench directory per member, suite.md, suite.json.")]
+    = Path("runs/suite"),
+    llm: LlmOpt = BackendChoice.local,
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = "local",
+    threads: ThreadsOpt = 2,
+    ctx: CtxOpt = 4096,
+    workers: WorkersOpt = 1,
+    allow_local_workers: AllowLocalWorkersOpt = False,
+    allow_code_change: AllowCodeChangeOpt = False,
+) -> None:
+    """The suite: a bench per environment family with one configuration (agent/bench/suite.py), then one table.
+    Resumable: run it again to continue where it stopped."""
+    from agent.bench.seeds import PURPOSES
+    from agent.bench.suite import SuiteConfig, members, run_suite
+
+    try:
+        if held_out not in PURPOSES:
+            raise UsageError(f"--held-out {held_out!r}: use one of {', '.join(PURPOSES)}")
+        config = SuiteConfig(train=train, test=test, held_out=held_out,
+                             only=tuple(n.strip() for n in only.split(",") if n.strip()))  # fmt: skip
+        members(config)
+    except EvolveError as exc:
+        raise fail(exc) from None
+    llm_cfg = llm_config(llm, base_url, model, threads, ctx)
+
+    def run(bench: Any, directory: Path) -> dict[str, Any]:
+        return run_with_progress(llm_cfg, bench, directory, None, workers=workers,
+                                 allow_local_workers=allow_local_workers,
+                                 allow_code_change=allow_code_change)  # fmt: skip
+
+    def announce(member: Any, index: int, total: int) -> None:
+        stdout().print(f"[{index}/{total}] {member.name} ({member.preset}) → {out / member.name}")
+
+    run_suite(config, out, run, announce)
+    stdout().print((out / "suite.md").read_text())
+    stdout().print(f"suite: {out / 'suite.json'}; each member's results.md and learning_curve.png in its directory")
+
+
 def demo(
     llm: LlmOpt = BackendChoice.local,
     base_url: BaseUrlOpt = None,

@@ -1,0 +1,174 @@
+"""The suite: one configuration, one command, a bench per environment family, and one table over them.
+
+Each member is an ordinary bench (:func:`agent.bench.runner.run_bench`) in its own directory, so each trains its own
+memory, resumes where it stopped and records its code and seeds. The members are fixed here, before any run:
+the general agent (no family plug-in) on six families, with ``none``, ``full``, ``full-model`` (every decision
+left to the model), ``rules`` (memory policies, then a seeded random choice; no model) and a random agent; and
+today's agent with the TextWorld plug-in on twc and cookingworld (``full`` only), to compare on the same seeds.
+The presets are those where ``none`` failed often in development probes, so a gain can show.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agent.bench.config import BenchConfig, HeldOutConfig
+from agent.bench.seeds import Purpose
+from agent.bench.statistics import p_value, paired_with
+from agent.core.runlog import RunLog
+from agent.core.state import ActorConfig
+from agent.errors import UsageError
+from agent.learning.evolve import EvolutionConfig
+
+GENERAL_ABLATIONS = ("none", "full", "full-model", "rules")
+"""What every general member runs on the same held-out seeds (and a random agent)."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One bench of the suite."""
+
+    env_id: str
+    preset: str
+    families: tuple[str, ...] = ()
+    """Family plug-ins on (empty: the general agent)."""
+    max_steps: int = 30
+
+    @property
+    def name(self) -> str:
+        """The member's directory and row name: the environment, with ``+textworld`` when the plug-in is on."""
+        return self.env_id + "".join(f"+{f}" for f in self.families)
+
+
+SUITE: tuple[Member, ...] = (
+    Member("twx-twc", "medium"),
+    Member("twx-cookingworld", "easy"),
+    Member("twx-coin", "medium"),
+    Member("twx-mapreader", "easy"),
+    Member("sciworld-find-living-thing", "easy"),
+    Member("sciworld-chemistry-mix-paint-secondary-color", "easy"),
+    Member("rg-leg_counting", "easy", max_steps=1),
+    Member("twx-twc", "medium", ("textworld",)),
+    Member("twx-cookingworld", "easy", ("textworld",)),
+)
+"""The members, in the order they run; the last two are today's agent with its TextWorld rules."""
+
+
+class SuiteConfig(BaseModel):
+    """What every member shares."""
+
+    train: int = Field(default=10, ge=0)
+    test: int = Field(default=10, ge=1)
+    held_out: Purpose = "dev"
+    only: tuple[str, ...] = ()
+    """Member names (or environment ids) to run; empty: all."""
+
+
+def members(config: SuiteConfig) -> list[Member]:
+    """The members ``config.only`` selects (all when empty); an unknown name is a usage error naming the choices."""
+    if not config.only:
+        return list(SUITE)
+    chosen = [m for m in SUITE if m.name in config.only or m.env_id in config.only]
+    unknown = [n for n in config.only if not any(n in (m.name, m.env_id) for m in SUITE)]
+    if unknown:
+        raise UsageError(f"--only {','.join(unknown)}: not in the suite; choose from "
+                         f"{', '.join(dict.fromkeys(m.name for m in SUITE))}")  # fmt: skip
+    return chosen
+
+
+def bench_config(member: Member, config: SuiteConfig) -> BenchConfig:
+    """The bench one member runs."""
+    textworld = bool(member.families)
+    return BenchConfig(
+        env_id=member.env_id, preset=member.preset, train=config.train, test=config.test, settings=("in",),
+        ablations=("full",) if textworld else GENERAL_ABLATIONS, random_baseline=not textworld,
+        evolution=EvolutionConfig(max_steps=member.max_steps),
+        actor=ActorConfig(families=member.families),  # type: ignore[arg-type]
+        held_out=HeldOutConfig(purpose=config.held_out),
+    )  # fmt: skip
+
+
+def run_suite(config: SuiteConfig, out_dir: Path, run: Callable[[BenchConfig, Path], dict[str, Any]],
+              on_member: Callable[[Member, int, int], None] = lambda m, i, n: None) -> dict[str, Any]:  # fmt: skip
+    """Run (or resume) every selected member with ``run(bench_config, member_dir)``, then write the suite's
+    ``suite.json`` and ``suite.md`` over every member that has results."""
+    chosen = members(config)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for index, member in enumerate(chosen, start=1):
+        on_member(member, index, len(chosen))
+        run(bench_config(member, config), out_dir / member.name)
+    return write_suite(out_dir, config)
+
+
+def member_row(member: Member, directory: Path) -> dict[str, Any] | None:
+    """One member's figures from its bench directory (None when it has no results yet)."""
+    path = directory / "results.json"
+    if not path.is_file():
+        return None
+    results = json.loads(path.read_text())
+    block = results["settings"].get("in", {})
+    summaries = {s["name"]: s for s in block.get("summaries", [])}
+    played: dict[str, list[Any]] = {}
+    log = directory / "episodes.jsonl"
+    seeds = set(block.get("seeds", []))
+    for episode in RunLog.open(log).episodes if log.is_file() else []:
+        if episode.tag.startswith("in/") and episode.seed in seeds:
+            played.setdefault(episode.tag[3:], []).append(episode)
+    versus = {base: [p.to_dict() for p in paired_with(played, base) if p.name == "full"]
+              for base in ("none", "rules")}  # fmt: skip
+    return {"member": member.name, "env_id": member.env_id, "preset": member.preset,
+            "families": list(member.families), "complete": results.get("complete", False),
+            "train": len(results.get("train_seeds", [])), "seeds": block.get("seeds", []),
+            "code": results.get("code", {}), "summaries": summaries,
+            "full_vs_none": versus["none"][0] if versus["none"] else None,
+            "full_vs_rules": versus["rules"][0] if versus["rules"] else None}  # fmt: skip
+
+
+def write_suite(out_dir: Path, config: SuiteConfig) -> dict[str, Any]:
+    """``suite.json`` and ``suite.md`` over the members with results (every member of :data:`SUITE`)."""
+    rows = [row for m in SUITE if (row := member_row(m, out_dir / m.name)) is not None]
+    suite = {"config": config.model_dump(mode="json"), "members": rows}
+    (out_dir / "suite.json").write_text(json.dumps(suite, indent=2, default=str))
+    (out_dir / "suite.md").write_text(suite_table(rows))
+    return suite
+
+
+def _cell(summary: dict[str, Any] | None) -> str:
+    if summary is None:
+        return "–"
+    lo, hi = summary["success_ci"]
+    return f"{summary['success']:.0%} ({lo:.0%}–{hi:.0%}), {summary['steps']:.1f} st"
+
+
+def _paired(row: dict[str, Any] | None) -> str:
+    if not row:
+        return "–"
+    return f"+{row['helped']}/−{row['hurt']} (p {p_value(row['sign_test_p'])})"
+
+
+def suite_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Markdown: success (95% CI) and steps per ablation and member, full against none and against rules (tasks
+    helped/hurt, sign test), and cost per episode of ``full``."""
+    names = (*GENERAL_ABLATIONS, "random")
+    lines = ["# Suite: held-out success (95% CI), steps per episode", "",
+             "| member | plug-ins | n | " + " | ".join(names) + " | full vs none | full vs rules | full s/ep | "
+             "full calls/ep | full tokens/ep |",
+             "|---" * (len(names) + 8) + "|"]  # fmt: skip
+    for row in rows:
+        s = row["summaries"]
+        full = s.get("full")
+        n = full["episodes"] if full else 0
+        cost = (f"{full['seconds_per_episode']:.0f} | {full['llm_calls_per_episode']:.1f} | "
+                f"{full['tokens_per_episode']:.0f}") if full else "– | – | –"  # fmt: skip
+        lines.append(f"| {row['member']} ({row['preset']}) | {', '.join(row['families']) or 'none'} | {n} | "
+                     + " | ".join(_cell(s.get(name)) for name in names)
+                     + f" | {_paired(row['full_vs_none'])} | {_paired(row['full_vs_rules'])} | {cost} |")  # fmt: skip
+    lines += ["", "st: steps per episode. +h/−k: held-out tasks `full` solved and the other failed / the reverse "
+              "(exact two-sided sign test). Members with plug-ins run `full` only, on the same seeds."]  # fmt: skip
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,59 @@
+"""The suite: members fixed in code, one configuration, a bench per member, one table over them (scripted player;
+each bench is the ordinary one, tested with real parts elsewhere)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import envs
+from agent.bench.config import BenchConfig
+from agent.bench.runner import run_bench
+from agent.bench.suite import SUITE, SuiteConfig, bench_config, members, run_suite
+from agent.errors import UsageError
+from agent.llm import LLMConfig
+from tests.agent.test_evolve import scripted
+
+
+def test_members_cover_six_families_and_name_their_presets_and_plugins() -> None:
+    general = [m for m in SUITE if not m.families]
+    assert len(general) >= 6 and len({m.env_id for m in general}) == len(general)
+    assert {envs.registry.spec(m.env_id).family for m in general} == {"textworld-express", "scienceworld",
+                                                                       "reasoning-gym"}  # fmt: skip
+    for member in SUITE:
+        assert member.preset in envs.registry.spec(member.env_id).presets
+        config = bench_config(member, SuiteConfig())
+        assert config.actor.families == member.families
+        assert config.ablations == (("full",) if member.families else ("none", "full", "full-model", "rules"))
+    assert {m.env_id for m in SUITE if m.families} == {"twx-twc", "twx-cookingworld"}
+
+
+def test_only_selects_members_and_an_unknown_name_names_the_choices() -> None:
+    assert [m.name for m in members(SuiteConfig(only=("twx-twc",)))] == ["twx-twc", "twx-twc+textworld"]
+    assert [m.name for m in members(SuiteConfig(only=("twx-twc+textworld",)))] == ["twx-twc+textworld"]
+    with pytest.raises(UsageError, match="--only twx-nope: not in the suite; choose from twx-twc, "):
+        members(SuiteConfig(only=("twx-nope",)))
+
+
+def test_suite_runs_members_and_tables_them_side_by_side(tmp_path: Path) -> None:
+    ran: list[str] = []
+
+    def run(config: BenchConfig, directory: Path) -> dict[str, Any]:
+        ran.append(directory.name)
+        small = config.model_copy(update={"evolution": config.evolution.model_copy(update={"max_steps": 6})})
+        return run_bench(LLMConfig(backend="local-small"), small, directory, chat=scripted(400))
+
+    suite = run_suite(SuiteConfig(train=1, test=2, only=("twx-twc",)), tmp_path, run)
+    assert ran == ["twx-twc", "twx-twc+textworld"]
+    rows = {r["member"]: r for r in suite["members"]}
+    general, textworld = rows["twx-twc"], rows["twx-twc+textworld"]
+    assert set(general["summaries"]) == {"none", "full", "full-model", "rules", "random"}
+    assert set(textworld["summaries"]) == {"full"} and textworld["families"] == ["textworld"]
+    assert general["seeds"] == textworld["seeds"] and len(general["seeds"]) == 2  # the same held-out tasks
+    assert general["full_vs_none"]["tasks"] == 2 and general["full_vs_rules"]["tasks"] == 2
+    table = (tmp_path / "suite.md").read_text()
+    assert "| twx-twc (medium) | none | 2 |" in table and "| twx-twc+textworld (medium) | textworld | 2 |" in table
+    assert json.loads((tmp_path / "suite.json").read_text())["config"]["only"] == ["twx-twc"]
