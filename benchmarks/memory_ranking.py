@@ -87,9 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test", type=int, default=10, help="development seeds to replay")
     parser.add_argument("--theta", type=float, default=0.5, help="least value the general valuation acts on")
     parser.add_argument("--memory-dir", type=Path, help="use this bank instead of building one")
+    parser.add_argument("--keep-banks", type=Path, help="build the two banks in DIR/rules and DIR/general and keep "
+                        "them (for `evolve bench --train 0 --memory-dir DIR/general --families none`)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/memory_ranking.json")
     args = parser.parse_args(argv)
     with envs.make(args.env_id, split="train", preset=args.preset) as env, tempfile.TemporaryDirectory() as tmp:
+        tmp = str(args.keep_banks or tmp)
         fold = list(env.seeds())
         train = training_seeds(fold, args.train)
         bank = (MemoryBank(MemoryConfig(path=args.memory_dir)) if args.memory_dir

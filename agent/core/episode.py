@@ -25,7 +25,7 @@ from agent.core.actor import Actor
 from agent.core.context import MemoryContext, with_values
 from agent.core.options import pick_untried
 from agent.core.state import ActorState, Decision
-from agent.core.trajectory import Episode, StepRecord
+from agent.core.trajectory import Episode, StepRecord, mark_unlocked
 from agent.errors import ComponentError
 from agent.text import content_words
 from envs.base import Env, StepResult
@@ -107,8 +107,14 @@ def replay_actions(env: Env, seed: int, actions: Sequence[str] | None = None, *,
     obs = env.reset(seed=seed)
     episode = Episode.begin(env, seed, obs, trial=0, episode_id=episode_id)
     gold = actions is None
+    before: list[frozenset[str]] = []
+    after: list[frozenset[str]] = []
+    valid = frozenset(obs.valid_actions)
     for action in (env.gold_actions() or []) if gold else actions or []:
         result = env.step(action)
+        before.append(valid)
+        valid = frozenset(result.valid_actions)
+        after.append(valid)
         episode.steps.append(StepRecord(action=action, observation=result.observation, reward=result.reward,
                                         score=result.score, invalid=bool(result.info.get("invalid_action")),
                                         source="gold" if gold else "script"))  # fmt: skip
@@ -116,6 +122,7 @@ def replay_actions(env: Env, seed: int, actions: Sequence[str] | None = None, *,
         if result.done:
             episode.stop_reason = "terminated" if result.terminated else "truncated"
             break
+    mark_unlocked(episode.steps, before, after)
     return episode
 
 
@@ -241,5 +248,6 @@ def run_episode(
             break
     else:
         episode.stop_reason = "truncated"
+    mark_unlocked(episode.steps, before, after)
     episode.seconds = round(time.perf_counter() - start, 3)
     return episode

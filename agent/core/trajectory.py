@@ -36,6 +36,17 @@ class StepRecord:
     ``explore`` (loop control replaced a repeated action), ``fallback`` (the model's reply was unusable)."""
     error: str = ""
     """What went wrong with the model's reply, if anything."""
+    unlocked: tuple[str, ...] = ()
+    """Actions valid after this step, not before it, that the episode took later: what the step made possible
+    ("take knife" offers "slice yellow potato"), whatever the game's grammar (:func:`mark_unlocked`)."""
+
+
+def mark_unlocked(steps: Sequence[StepRecord], before: Sequence[frozenset[str]],
+                  after: Sequence[frozenset[str]]) -> None:  # fmt: skip
+    """Set each step's ``unlocked`` from the valid actions before and after it (parallel to ``steps``)."""
+    for i, (step, was, now) in enumerate(zip(steps, before, after, strict=False)):
+        later = {s.action for s in steps[i + 1 :]}
+        step.unlocked = tuple(sorted((now - was) & later))
 
 
 @dataclass
@@ -123,18 +134,25 @@ class Episode:
         """Actions whose step earned reward, in order (the grounded, accepted moves)."""
         return [s.action for s in self.steps if s.reward > 0 and not s.invalid]
 
-    def enabling_steps(self) -> dict[int, str]:
+    def enabling_steps(self, *, unlocks: bool = False) -> dict[int, str]:
         """Unrewarded steps that prepared a later rewarded action on the same object → that action.
 
         "open fridge" before "put white onion in fridge" (rewarded): the first earned nothing, yet the
         second needed it. For each rewarded action, the nearest earlier unrewarded step on each object
         (the words after its verb phrase: "pick up seed" is on "seed") that appears in it counts ("close
-        fridge" before a later "open fridge" does not); look/inventory never do.
+        fridge" before a later "open fridge" does not); look/inventory never do. With ``unlocks``, also the
+        nearest earlier unrewarded step that made the rewarded action valid (``StepRecord.unlocked``: "take
+        knife" before "slice yellow potato", which no word links).
         """
         enabled: dict[int, str] = {}
         for j, step in enumerate(self.steps):
             if step.reward <= 0 or step.invalid:
                 continue
+            if unlocks:
+                opener = next((i for i in range(j - 1, -1, -1) if step.action in self.steps[i].unlocked
+                               and self.steps[i].reward == 0 and not self.steps[i].invalid), None)  # fmt: skip
+                if opener is not None:
+                    enabled.setdefault(opener, step.action)
             objects: set[str] = set()  # the nearest step on an object is its last state change
             for i in range(j - 1, -1, -1):
                 before = self.steps[i]
@@ -197,6 +215,6 @@ class Episode:
     def from_dict(cls, data: dict[str, Any]) -> Episode:
         """Rebuild an episode saved with :meth:`to_dict`."""
         data = dict(data)
-        data["steps"] = [StepRecord(**s) for s in data.get("steps", [])]
+        data["steps"] = [StepRecord(**{**s, "unlocked": tuple(s.get("unlocked", ()))}) for s in data.get("steps", [])]
         data["counters"] = Counters(**data.get("counters", {}))
         return cls(**data)

@@ -14,7 +14,9 @@ half their words, and the spans' embedding cosine says how alike the differing t
 - an effect not asked for, while a rival action's effect is, makes the action bad;
 - otherwise a gain transfers to related actions in proportion to the spans' cosine, and a loss only to that
   very action;
-- an offered action whose words all stand in one short line of the text is asked for.
+- an offered action whose words all stand in one short line of the text is asked for;
+- a step that enabled another counts only where what it enabled is about this episode: one of its words in a
+  short line, or half of them anywhere in the text.
 
 An action's value is its best good evidence plus its worst bad evidence plus one when it is asked for.
 :func:`with_values` turns values into the tags and ranks of :class:`agent.core.context.MemoryContext`.
@@ -78,6 +80,9 @@ class Fact:
     effect: frozenset[str] = frozenset()
     """Words of the reply the action did not say (empty when the reply only echoed it)."""
     memory_id: str = ""
+    needs: frozenset[str] = frozenset()
+    """For a step that enabled another: the words of the enabled action this one did not say ("open fridge" before
+    "take yellow potato": take, yellow, potato); see :func:`_needed`."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,7 @@ class ActionValues:
     def values(self, offered: Sequence[str], seen: str) -> dict[str, Value]:
         """The value of each offered action, given everything the episode has shown (``seen``)."""
         lines = short_lines(seen)
+        present = frozenset(words(seen))
         related = {a: [(f, self._related(a, f)) for f in self.facts] for a in offered}
 
         def effect_asked(action: str) -> bool:
@@ -133,6 +139,8 @@ class ActionValues:
                 if relation is None:
                     continue
                 structural, likeness = relation
+                if fact.needs and not _needed(fact.needs, present, lines):
+                    continue  # what it enabled is not about anything in this episode
                 score = _evidence(fact, structural, likeness, lines, rivals, action)
                 if score > best[0]:
                     best = (score, fact)
@@ -143,6 +151,13 @@ class ActionValues:
             grounds = tuple(f.memory_id for _, f in (best, worst) if f is not None and f.memory_id)
             out[action] = Value(score, grounds, _why(best[1], worst[1], asked))
         return out
+
+
+def _needed(needs: frozenset[str], present: frozenset[str], lines: Sequence[frozenset[str]]) -> bool:
+    """Whether what an enabling step enabled is about this episode: one of its words stands in a short line (the
+    recipe's "slice the red apple" for "take knife → needed before slice yellow potato"), or half of them are in
+    the text."""
+    return any(needs & line for line in lines) or len(needs & present) * 2 >= len(needs)
 
 
 def _asked(wanted: Iterable[str], lines: Sequence[frozenset[str]]) -> bool:
@@ -166,7 +181,8 @@ def _evidence(fact: Fact, structural: bool, likeness: float, lines: Sequence[fro
 def _why(best: Fact | None, worst: Fact | None, asked: bool) -> str:
     parts = []
     if best is not None:
-        parts.append(f'like "{best.action}", which earned points')
+        did = "earned points" if best.sign >= 1 else "was needed before a step that earned points"
+        parts.append(f'like "{best.action}", which {did}')
     if worst is not None:
         parts.append(f'like "{worst.action}", which lost points')
     if asked:

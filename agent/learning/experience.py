@@ -111,7 +111,7 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
         )
     # steps that earned nothing themselves: what enabled a rewarded action, and what a won game held to the end
     quiet = [(index, f"→ needed before {target} (earned points)", 0.7, {"enabled": target})
-             for index, target in sorted(episode.enabling_steps().items())]
+             for index, target in sorted(episode.enabling_steps(unlocks=not textworld).items())]
     quiet += [(index, "→ kept until the game was won", 0.6, {"kept": obj})
               for index, obj in (sorted(episode.kept_steps().items()) if textworld else [])]  # fmt: skip
     for index, says, importance, extra in quiet:

@@ -80,4 +80,6 @@ def fact_of(memory_id: str, text: str, meta: Mapping[str, object]) -> Fact | Non
     else:
         return None
     reply = str(meta.get("reply") or (text.split(': "', 1)[1].rstrip('"') if ': "' in text else ""))
-    return Fact(action, sign, frozenset(words(reply)) - frozenset(words(action)), memory_id)
+    said = frozenset(words(action))
+    needs = frozenset(words(str(meta.get("enabled") or ""))) - said
+    return Fact(action, sign, frozenset(words(reply)) - said, memory_id, needs)

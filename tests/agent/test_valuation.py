@@ -143,3 +143,12 @@ def test_real_bank_and_game_memory_picks_gold_actions_without_textworld_code(tmp
             bank.close()
     print(f"memory picks along the gold path: {good} good, {bad} bad")
     assert good >= 3 and good > 2 * bad, (good, bad)
+
+
+def test_an_enabling_step_counts_only_where_what_it_enabled_is_in_the_text(embed: Embed) -> None:
+    fact = fact_of("f", "open fridge → needed before take yellow potato (earned points)",
+                   {"action": "open fridge", "reward": 0.0, "enabled": "take yellow potato"})  # fmt: skip
+    assert fact is not None and fact.needs == {"take", "yellow", "potato"}
+    valuer = ActionValues([fact], embed)
+    assert valuer.values(["open fridge"], "Recipe: slice the yellow potato")["open fridge"].score == 0.5
+    assert valuer.values(["open fridge"], "Recipe: grill the red apple")["open fridge"].score == 0.0
