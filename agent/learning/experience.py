@@ -85,9 +85,10 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
         )
     seen: set[str] = set()
     shown = "\n".join([episode.first_observation, *(s.observation for s in episode.steps if not s.invalid)])
+    answered = episode.stop_reason == "answered"  # a free answer ("42") is no action to take again: no facts
     for index, step in enumerate(episode.steps):
         fatal = ended_the_game(episode, index)
-        if step.invalid or (step.reward == 0 and not fatal) or step.action in seen:
+        if answered or step.invalid or (step.reward == 0 and not fatal) or step.action in seen:
             continue
         seen.add(step.action)
         earned = step.reward > 0 and not fatal

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.core.trajectory import Episode, StepRecord
+from agent.core.trajectory import Episode, StepRecord, mark_unlocked
 from agent.learning.experience import experience_inputs
 from memory import MemoryKind
 
@@ -74,3 +74,21 @@ def test_what_a_win_took_and_held_to_the_end_is_kept() -> None:
     facts = {i.text: i.meta for i in experience_inputs(_episode(*steps), "env:twx-cookingworld")}
     assert facts["take knife → kept until the game was won"]["kept"] == "knife"
     assert not any("kept" in t for t in {i.text for i in experience_inputs(_episode(*steps), "ns", textworld=False)})
+
+
+def test_a_free_answer_is_an_experience_not_a_fact() -> None:
+    episode = _episode(("42", 1.0))
+    episode.stop_reason = "answered"
+    items = experience_inputs(episode, "ns")
+    assert [i.kind for i in items] == [MemoryKind.EXPERIENCE] and "42" in items[0].text
+
+
+def test_a_step_that_made_a_rewarded_action_valid_enabled_it_without_any_shared_word() -> None:
+    episode = _episode(("take knife", 0.0), ("look around", 0.0), ("slice yellow potato", 1.0))
+    knife, sliceable = frozenset({"take knife"}), frozenset({"slice yellow potato", "look around"})
+    mark_unlocked(episode.steps, [knife, sliceable, sliceable], [sliceable, sliceable, frozenset()])
+    assert episode.steps[0].unlocked == ("look around", "slice yellow potato")
+    assert episode.enabling_steps() == {}  # no word of "take knife" is in "slice yellow potato"
+    assert episode.enabling_steps(unlocks=True) == {0: "slice yellow potato"}
+    texts = [i.text for i in experience_inputs(episode, "ns", textworld=False)]
+    assert "take knife → needed before slice yellow potato (earned points)" in texts
