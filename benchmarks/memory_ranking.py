@@ -6,8 +6,10 @@ A memory bank is built from the gold paths of training seeds (what STaR correcti
 ``--memory-dir``. Each held-out game's gold path is replayed; before every gold step both mechanisms name the
 untried action they would take without the model: the TextWorld rules (the first untried offered action of
 ``MemoryContext.rewarded_actions``, as ``FollowMemory`` takes it) and the general valuation (the best untried
-action whose value is at least ``--theta``). A pick is *good* when it is one of the game's remaining gold actions,
-*bad* otherwise. Only development seeds are used (:mod:`agent.bench.seeds`).
+action whose certain value is at least ``--theta``, as ``FollowValue`` takes it; large action spaces are valued on
+the environment's shortlist). A pick is *good* when it is one of the game's remaining gold actions,
+*bad* otherwise; a bad pick is counted once per game (played, it would cost one step and be spent). Only development
+seeds are used (:mod:`agent.bench.seeds`).
 
     python benchmarks/memory_ranking.py twx-cookingworld --train 30 --test 10
 """
@@ -28,9 +30,13 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
 import envs  # noqa: E402
 from agent.bench.seeds import held_out, training_seeds  # noqa: E402
 from agent.core.episode import replay_actions  # noqa: E402
+from agent.core.state import ActorConfig  # noqa: E402
 from agent.learning.experience import experience_inputs, namespace_for  # noqa: E402
 from agent.learning.recall import retrieve_context  # noqa: E402
 from memory import MemoryBank, MemoryConfig, MemoryKind  # noqa: E402
+
+SHOWN = ActorConfig().max_actions_shown
+"""Large action spaces are valued on the environment's shortlist, as the agent offers them."""
 
 
 def build_bank(env: envs.Env, env_id: str, seeds: list[int], path: Path, *, textworld: bool) -> MemoryBank:
@@ -52,6 +58,7 @@ def rank(env: envs.Env, env_id: str, bank: MemoryBank, plain: MemoryBank, seeds:
     counts = {"gold_steps": 0, "rules_good": 0, "rules_bad": 0, "general_good": 0, "general_bad": 0}
     seconds = 0.0
     for seed in seeds:
+        wrong: dict[str, set[str]] = {"rules": set(), "general": set()}  # a wrong pick costs one step per game
         obs = env.reset(seed=seed)
         gold = env.gold_actions() or []
         valid, observation, seen, tried = list(obs.valid_actions), obs.text, f"{obs.task}\n{obs.text}", set()
@@ -62,16 +69,26 @@ def rank(env: envs.Env, env_id: str, bank: MemoryBank, plain: MemoryBank, seeds:
             start = time.perf_counter()
             general = retrieve_context(plain, task=obs.task, observation=observation, namespace=namespace,
                                        kinds=[MemoryKind.FACT], record=False, seen=seen, general=True)  # fmt: skip
-            untried = [a for a in valid if a not in tried]
+            offered = valid if len(valid) <= SHOWN or not hasattr(env, "shortlist") else list(env.shortlist(SHOWN))
+            untried = [a for a in offered if a not in tried]
             values = general.valuer.values(untried, seen) if general.valuer else {}
             seconds += time.perf_counter() - start
             counts["gold_steps"] += 1
             rule = next((a for a in valid if a in context.rewarded_actions and a not in tried), None)
             if rule is not None:
-                counts["rules_good" if rule in remaining else "rules_bad"] += 1
-            best = max(values, key=lambda a: values[a].score, default=None)
-            if best is not None and values[best].score >= theta:
-                counts["general_good" if best in remaining else "general_bad"] += 1
+                if rule in remaining:
+                    counts["rules_good"] += 1
+                elif rule not in wrong["rules"]:
+                    counts["rules_bad"] += 1
+                    wrong["rules"].add(rule)
+            certain = {a: v for a, v in values.items() if v.certain}  # what FollowValue acts on
+            best = max(certain, key=lambda a: certain[a].score, default=None)
+            if best is not None and certain[best].score >= theta:
+                if best in remaining:
+                    counts["general_good"] += 1
+                elif best not in wrong["general"]:
+                    counts["general_bad"] += 1
+                    wrong["general"].add(best)
             tried.add(action)
             result = env.step(action)
             valid, observation, seen = list(result.valid_actions), result.observation, f"{seen}\n{result.observation}"

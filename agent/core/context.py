@@ -65,9 +65,11 @@ class MemoryContext:
 
 
 def with_values(context: MemoryContext, values: Mapping[str, Value], threshold: float) -> MemoryContext:
-    """``context`` with the actions valued at least ``threshold`` rewarded and those at most ``-threshold``
-    penalised (beside what it already tags), each rewarded action grounded in the facts behind its value."""
-    good = {a for a, v in values.items() if v.score >= threshold}
+    """``context`` with the actions certainly valued at least ``threshold`` rewarded and those at most
+    ``-threshold`` penalised (beside what it already tags), each rewarded action grounded in the facts behind its
+    value. Values inherited from alike actions are left to the prompt's hints
+    (:class:`agent.policies.valued.FollowValue`)."""
+    good = {a for a, v in values.items() if v.score >= threshold and v.certain}
     bad = {a for a, v in values.items() if v.score <= -threshold}
     grounds = {a: values[a].grounds for a in good if values[a].grounds}
     return replace(context, rewarded_actions=context.rewarded_actions | good,

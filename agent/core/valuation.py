@@ -9,16 +9,21 @@ related to a fact's action when the two are the same, or differ in one contiguou
 wing in toaster" and "cook pork chop in toaster"); the related part is *structural* when they share at least
 half their words, and the spans' embedding cosine says how alike the differing things are. Then:
 
-- an effect that a short line of the episode's text asks for (the recipe line "grill the chicken wing") makes a
+- an effect that a short line of the episode's text asks for on the offered action's own words (the recipe line
+  "grill the chicken wing" for "cook chicken wing in toaster" when memory saw the toaster grill) makes a
   structurally related action good, whatever the fact's sign: instructions decide what an action is for;
 - an effect not asked for, while a rival action's effect is, makes the action bad;
 - otherwise a gain transfers to related actions in proportion to the spans' cosine, and a loss only to that
   very action;
-- an offered action whose words all stand in one short line of the text is asked for;
+- an offered action structurally like one that earned points, whose words all stand in one short line of the
+  text, is asked for;
 - a step that enabled another counts only where what it enabled is about this episode: one of its words in a
   short line, or half of them anywhere in the text.
 
-An action's value is its best good evidence plus its worst bad evidence plus one when it is asked for.
+An action's value is its best good evidence plus its worst bad evidence plus one when it is asked for. It is
+*certain* when its best evidence is about that very action or asked for by the text; one inherited from an alike
+action is a hint for the model (single-word cosines of everyday nouns sit around 0.4-0.6, "door" and "hallway"
+0.58, without being alike for what an action does to them).
 :func:`with_values` turns values into the tags and ranks of :class:`agent.core.context.MemoryContext`.
 """
 
@@ -45,10 +50,23 @@ def words(text: str) -> list[str]:
     return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in FILLER and w not in _EXTRA_FILLER]
 
 
-def short_lines(text: str, limit: int = 120) -> list[frozenset[str]]:
+class Line(frozenset[str]):
+    """The content words of one short line, and the first of them (``head``: an instruction starts with what to
+    do, "fry the purple potato"; a listing with a thing, "a crocodile egg")."""
+
+    head: str = ""
+
+
+def short_lines(text: str, limit: int = 120) -> list[Line]:
     """The content words of each short line or sentence of ``text`` (the newest ``limit`` lines)."""
-    lines = [set(words(part)) for part in re.split(r"[\n.!?;]", text)]
-    return [frozenset(line) for line in lines[-limit:] if 0 < len(line) <= MAX_LINE_WORDS]
+    out: list[Line] = []
+    for part in re.split(r"[\n.!?;]", text)[-limit:]:
+        ordered = words(part)
+        if 0 < len(set(ordered)) <= MAX_LINE_WORDS:
+            line = Line(ordered)
+            line.head = ordered[0]
+            out.append(line)
+    return out
 
 
 def differing_spans(a: str, b: str, *, structural: bool) -> tuple[str, str] | None:
@@ -94,6 +112,8 @@ class Value:
     """Ids of the facts behind the score (they share the episode's credit when a policy acts on it)."""
     why: str = ""
     """One line for the prompt: which remembered action it is like, and what that did."""
+    certain: bool = False
+    """The best evidence is about this very action or asked for by the text, not inherited from an alike one."""
 
 
 @dataclass
@@ -111,71 +131,100 @@ class ActionValues:
                 self._cache[text] = vector
         return max(0.0, float(self._cache[a] @ self._cache[b]))
 
-    def _related(self, action: str, fact: Fact) -> tuple[bool, float] | None:
+    def _related(self, action: str, fact: Fact) -> Relation | None:
         if action == fact.action:
-            return True, 1.0
+            return Relation(True, 1.0, frozenset())
         loose = differing_spans(action, fact.action, structural=False)
         if loose is None:
             return None
         structural = differing_spans(action, fact.action, structural=True) is not None
-        return structural, self._similarity(*loose)
+        return Relation(structural, self._similarity(*loose), frozenset(words(loose[0])))
 
     def values(self, offered: Sequence[str], seen: str) -> dict[str, Value]:
         """The value of each offered action, given everything the episode has shown (``seen``)."""
         lines = short_lines(seen)
         present = frozenset(words(seen))
-        related = {a: [(f, self._related(a, f)) for f in self.facts] for a in offered}
-
-        def effect_asked(action: str) -> bool:
-            return any(r is not None and r[0] and f.effect and _asked(f.effect, lines) for f, r in related[action])
-
-        asked_effects = {a for a in offered if effect_asked(a)}
+        related = {a: [(f, r) for f in self.facts if (r := self._related(a, f)) is not None] for a in offered}
+        asked_effects = {a for a in offered if any(_effect_asked(f, r, a, lines) for f, r in related[a])}
         out: dict[str, Value] = {}
         for action in offered:
             rivals = any(b != action and differing_spans(action, b, structural=True) for b in asked_effects)
             best: tuple[float, Fact | None] = (0.0, None)
             worst: tuple[float, Fact | None] = (0.0, None)
+            certain = False
             for fact, relation in related[action]:
-                if relation is None:
-                    continue
-                structural, likeness = relation
                 if fact.needs and not _needed(fact.needs, present, lines):
                     continue  # what it enabled is not about anything in this episode
-                score = _evidence(fact, structural, likeness, lines, rivals, action)
+                score = _evidence(fact, relation, lines, rivals, action)
                 if score > best[0]:
                     best = (score, fact)
+                    certain = fact.action == action or score >= 1.0
                 if score < worst[0]:
                     worst = (score, fact)
-            asked = _asked(frozenset(words(action)), lines)
+            # the text spelling an action out counts only for one like an action memory saw pay
+            asked = any(f.sign > 0 and r.structural for f, r in related[action]) and _asked(words(action), lines)
             score = best[0] + worst[0] + (1.0 if asked else 0.0)
             grounds = tuple(f.memory_id for _, f in (best, worst) if f is not None and f.memory_id)
-            out[action] = Value(score, grounds, _why(best[1], worst[1], asked))
+            out[action] = Value(score, grounds, _why(best[1], worst[1], asked), certain or asked)
         return out
 
 
-def _needed(needs: frozenset[str], present: frozenset[str], lines: Sequence[frozenset[str]]) -> bool:
+@dataclass(frozen=True)
+class Relation:
+    """How an offered action is related to a fact's action."""
+
+    structural: bool
+    """They share at least half their words (or are the same)."""
+    likeness: float
+    """Embedding cosine of the spans they differ in (1 when the same)."""
+    span: frozenset[str]
+    """Words of the offered action's differing span (empty when the same)."""
+
+
+def _effect_asked(fact: Fact, relation: Relation, action: str, lines: Sequence[Line]) -> bool:
+    """Whether one short line asks for the fact's effect on what the offered action acts on: the line starts with
+    the effect, says the offered action's own span, and little else ("fry the purple potato" for "cook purple
+    potato in stove" when memory saw the stove fry); for the very action, the effect and another of its words."""
+    if not (fact.effect and relation.structural):
+        return False
+    said = frozenset(words(action))
+    anchor = relation.span or said - fact.effect
+    if not fact.effect.isdisjoint(anchor):  # "You focus on the butterfly egg": naming a thing, not an effect on it
+        return False
+    return any(line.head in fact.effect and fact.effect <= line
+               and (anchor <= line if relation.span else bool(anchor & line))
+               and _little_else(line, fact.effect | said) for line in lines)  # fmt: skip
+
+
+def _needed(needs: frozenset[str], present: frozenset[str], lines: Sequence[Line]) -> bool:
     """Whether what an enabling step enabled is about this episode: one of its words stands in a short line (the
     recipe's "slice the red apple" for "take knife → needed before slice yellow potato"), or half of them are in
     the text."""
     return any(needs & line for line in lines) or len(needs & present) * 2 >= len(needs)
 
 
-def _asked(wanted: Iterable[str], lines: Sequence[frozenset[str]]) -> bool:
+def _asked(wanted: Iterable[str], lines: Sequence[Line]) -> bool:
+    """Whether one short line says all of ``wanted`` and little else: the text spells it out."""
     wanted = frozenset(wanted)
-    return bool(wanted) and any(wanted <= line for line in lines)
+    return bool(wanted) and any(wanted <= line and _little_else(line, wanted) for line in lines)
 
 
-def _evidence(fact: Fact, structural: bool, likeness: float, lines: Sequence[frozenset[str]], rivals: bool,
-              action: str) -> float:  # fmt: skip
+def _little_else(line: frozenset[str], said: frozenset[str]) -> bool:
+    """At most one word of ``line`` is not in ``said``: a line about more things asks for none of them in
+    particular ("then move it to the orange box in the living room" does not ask to move the orange)."""
+    return len(line - said) <= 1
+
+
+def _evidence(fact: Fact, relation: Relation, lines: Sequence[Line], rivals: bool, action: str) -> float:
     """One fact's say about an action (see the module docstring)."""
-    if fact.effect and structural:
-        if _asked(fact.effect, lines):
+    if fact.effect and relation.structural:
+        if _effect_asked(fact, relation, action, lines):
             return 1.0
         if rivals:
             return -0.5
     if fact.sign < 0:
         return -1.0 if fact.action == action else 0.0
-    return fact.sign * likeness
+    return fact.sign * relation.likeness
 
 
 def _why(best: Fact | None, worst: Fact | None, asked: bool) -> str:

@@ -1,7 +1,8 @@
 """Follow value: take the untried offered action memory values most (:mod:`agent.core.valuation`), without the
-model, when its value reaches ``ActorConfig.value_threshold``. The general counterpart of
-:class:`agent.policies.memory.FollowMemory`: it knows no game's grammar, only what the facts retrieved for this
-state say about actions like the ones offered."""
+model, when its value reaches ``ActorConfig.value_threshold`` and is certain (about that very action, or asked for
+by the text); an action that only inherits a value from an alike one is listed first with a hint, and the model
+decides. The general counterpart of :class:`agent.policies.memory.FollowMemory`: it knows no game's grammar, only
+what the facts retrieved for this state say about actions like the ones offered."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ class FollowValue:
     def choose(self, state: ActorState, options: Sequence[str], untried: Sequence[str],
                config: ActorConfig) -> Decision | None:  # fmt: skip
         """The best-valued untried action, or None when none reaches the threshold."""
-        scored = [(state.values[a].score, -i, a) for i, a in enumerate(untried) if a in state.values]
+        scored = [(state.values[a].score, -i, a) for i, a in enumerate(untried)
+                  if a in state.values and state.values[a].certain]  # fmt: skip
         if not scored:
             return None
         score, _, action = max(scored)
@@ -28,5 +30,7 @@ class FollowValue:
                         source="memory", grounds=(action,))  # fmt: skip
 
     def favoured(self, state: ActorState, shown: Sequence[str], config: ActorConfig) -> Mapping[str, str]:
-        """Nothing beyond the rewarded actions the values already tag (:func:`agent.core.context.with_values`)."""
-        return {}
+        """Actions that inherit a value of at least the threshold from an alike action, with what they are like
+        (certain ones are already tagged by :func:`agent.core.context.with_values`)."""
+        return {a: v.why for a in shown if (v := state.values.get(a)) is not None
+                and v.score >= config.value_threshold and not v.certain and v.why}  # fmt: skip
