@@ -12,10 +12,11 @@ import envs
 from agent.bench.config import BenchConfig
 from agent.bench.runner import run_bench
 from agent.core.context import MemoryContext
-from agent.core.episode import run_episode
+from agent.core.episode import replay_actions, run_episode
 from agent.core.runlog import RunLog
 from agent.core.state import ActorConfig
 from agent.learning.evolve import EvolutionConfig
+from agent.learning.experience import experience_inputs
 from agent.learning.recall import ABLATIONS, retrieve_context
 from agent.llm import LLMConfig
 from memory import MemoryBank, MemoryConfig, MemoryKind
@@ -114,26 +115,28 @@ def test_real_cookingworld_run_writes_game_replies_and_retrieves_after_the_recip
 
 
 def test_real_model_without_plugins_acts_on_valued_memory(tmp_path: Path, small_llm: object) -> None:
-    """The general agent (no family plug-in) with the real small model and a real bank: after training on a game
-    it fails and corrects from its gold path, a held-out game is played with the memory policy taking valued steps
-    and crediting the facts behind them, and the results say no plug-in was on."""
+    """The general agent (no family plug-in) with the real small model, a real bank of five training games' gold
+    paths (as STaR correction writes them) and a held-out game: memory takes the steps it is certain of without
+    the model, the facts behind them are credited to the episode, and the results say no plug-in was on."""
+    with (envs.make("twx-cookingworld", split="train", preset="easy") as env,
+          MemoryBank(MemoryConfig(path=tmp_path / "memory")) as bank):  # fmt: skip
+        for seed in range(5):
+            episode = replay_actions(env, seed, episode_id=f"gold-{seed}")
+            bank.insert_many(experience_inputs(episode, "env:twx-cookingworld", corrected=True, textworld=False))
     config = BenchConfig(
-        env_id="twx-cookingworld", preset="easy", train=1, test=1, settings=("in",), ablations=("full",),
-        random_baseline=False, evolution=EvolutionConfig(trials=1, max_steps=4, reflect_every=0, forget_every=0),
-        actor=ActorConfig(families=()),
+        env_id="twx-cookingworld", preset="easy", train=0, test=1, settings=("in",), ablations=("full",),
+        random_baseline=False, evolution=EvolutionConfig(max_steps=6), actor=ActorConfig(families=()),
     )  # fmt: skip
-    results = run_bench(LLMConfig(backend="local-small"), config, tmp_path, chat=small_llm)  # type: ignore[arg-type]
+    out = tmp_path / "bench"
+    results = run_bench(LLMConfig(backend="local-small"), config, out, memory_dir=tmp_path / "memory",
+                        chat=small_llm)  # type: ignore[arg-type]  # fmt: skip
     assert results["families"] == []
-    assert "Family plug-ins: none" in (tmp_path / "results.md").read_text()
-    (full,) = [e for e in RunLog.open(tmp_path / "episodes.jsonl").episodes if e.tag == "in/full"]
+    assert "Family plug-ins: none" in (out / "results.md").read_text()
+    (full,) = [e for e in RunLog.open(out / "episodes.jsonl").episodes if e.tag == "in/full"]
     memory_steps = [s for s in full.steps if s.source == "memory"]
     assert memory_steps, [(s.action, s.source) for s in full.steps]
-    bank = MemoryBank(MemoryConfig(path=tmp_path / "memory"))
-    try:
+    with MemoryBank(MemoryConfig(path=tmp_path / "memory")) as bank:
         facts = {r.id: r for r in bank.memories(kinds=[MemoryKind.FACT], namespace="env:twx-cookingworld")}
-        assert not any(r.meta.get("kept") for r in facts.values())  # kept facts are the TextWorld plug-in's
-        grounded = [i for i in full.memory_ids if i in facts]
-        assert any(str(facts[i].meta.get("action")) in {s.action for s in memory_steps} or
-                   facts[i].meta.get("enabled") for i in grounded)  # fmt: skip
-    finally:
-        bank.close()
+    assert not any(r.meta.get("kept") or r.meta.get("how") for r in facts.values())  # the plug-in's facts
+    grounded = {str(facts[i].meta.get("action")) for i in full.memory_ids if i in facts}
+    assert any(s.action in grounded for s in memory_steps)  # the facts behind memory's steps are credited
