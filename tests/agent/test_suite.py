@@ -57,3 +57,18 @@ def test_suite_runs_members_and_tables_them_side_by_side(tmp_path: Path) -> None
     table = (tmp_path / "suite.md").read_text()
     assert "| twx-twc (medium) | none | 2 |" in table and "| twx-twc+textworld (medium) | textworld | 2 |" in table
     assert json.loads((tmp_path / "suite.json").read_text())["config"]["only"] == ["twx-twc"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["suite", "--only", "twx-nope"], "--only twx-nope: not in the suite"),
+    (["suite", "--held-out", "someday"], "--held-out 'someday': use one of dev, report"),
+    (["bench", "twx-twc", "--families", "scienceworld"], "--families 'scienceworld': use textworld or none"),
+])  # fmt: skip
+def test_bad_suite_and_family_options_are_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    from typer.testing import CliRunner
+
+    from agent.cli.app import app
+
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()
