@@ -97,7 +97,7 @@ def bench_config(member: Member, config: SuiteConfig) -> BenchConfig:
 def run_suite(config: SuiteConfig, out_dir: Path, run: Callable[[BenchConfig, Path], dict[str, Any]],
               on_member: Callable[[Member, int, int], None] = lambda m, i, n: None) -> dict[str, Any]:  # fmt: skip
     """Run (or resume) every selected member with ``run(bench_config, member_dir)``, then write the suite's
-    ``suite.json`` and ``suite.md`` over every member that has results."""
+    ``suite.json``, ``suite.md`` and ``suite.png`` over every member that has results."""
     chosen = members(config)
     out_dir.mkdir(parents=True, exist_ok=True)
     for index, member in enumerate(chosen, start=1):
@@ -131,12 +131,44 @@ def member_row(member: Member, directory: Path) -> dict[str, Any] | None:
 
 
 def write_suite(out_dir: Path, config: SuiteConfig) -> dict[str, Any]:
-    """``suite.json`` and ``suite.md`` over the members with results (every member of :data:`SUITE`)."""
+    """``suite.json``, ``suite.md`` and ``suite.png`` over the members with results (every member of :data:`SUITE`)."""
     rows = [row for m in SUITE if (row := member_row(m, out_dir / m.name)) is not None]
     suite = {"config": config.model_dump(mode="json"), "members": rows}
     (out_dir / "suite.json").write_text(json.dumps(suite, indent=2, default=str))
     (out_dir / "suite.md").write_text(suite_table(rows))
+    if rows:
+        suite_figure(out_dir / "suite.png", rows)
     return suite
+
+
+def suite_figure(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
+    """Held-out success with 95% intervals, one group of bars per member, one bar per ablation."""
+    from matplotlib.figure import Figure
+
+    names = (*GENERAL_ABLATIONS, "random")
+    colours = {"none": "tab:blue", "full": "tab:green", "full-model": "tab:olive", "rules": "tab:purple",
+               "random": "lightgrey"}  # fmt: skip
+    fig = Figure(figsize=(max(6.0, 1.4 * len(rows) + 2), 4.4), dpi=110)
+    ax = fig.subplots()
+    width = 0.8 / len(names)
+    for k, name in enumerate(names):
+        played = [(i, row["summaries"][name]) for i, row in enumerate(rows) if name in row["summaries"]]
+        xs = [i + (k - (len(names) - 1) / 2) * width for i, _ in played]
+        errors = [[c["success"] - c["success_ci"][0] for _, c in played],
+                  [c["success_ci"][1] - c["success"] for _, c in played]]  # fmt: skip
+        ax.bar(xs, [c["success"] for _, c in played], width, yerr=errors, capsize=2, color=colours[name],
+               label=name)  # fmt: skip
+    ax.set_xticks(range(len(rows)), [f"{r['member']}\n({r['preset']})" for r in rows], rotation=30, ha="right",
+                  fontsize=7)  # fmt: skip
+    ax.set_ylim(0, 1.2)
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    ax.set_ylabel("held-out success")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=7, ncol=len(names), loc="upper center", frameon=False)
+    fig.suptitle("Suite: held-out success by member and ablation (95% CI)")
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
 
 
 def _cell(summary: dict[str, Any] | None) -> str:

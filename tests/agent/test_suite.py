@@ -57,6 +57,7 @@ def test_suite_runs_members_and_tables_them_side_by_side(tmp_path: Path) -> None
     table = (tmp_path / "suite.md").read_text()
     assert "| twx-twc (medium) | none | 2 |" in table and "| twx-twc+textworld (medium) | textworld | 2 |" in table
     assert json.loads((tmp_path / "suite.json").read_text())["config"]["only"] == ["twx-twc"]
+    assert (tmp_path / "suite.png").stat().st_size > 5000
 
 
 @pytest.mark.parametrize(("args", "message"), [
