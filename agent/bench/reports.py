@@ -49,6 +49,9 @@ class Summary:
     memory_steps: float = 0.0
     """Steps per episode memory took without the model (what earned points, by analogy, by likeness); 0 in
     results saved before it was counted."""
+    memory_share: float = 0.0
+    """Share of the episodes' time spent retrieving memory and valuing offered actions (0 in results saved before
+    it was measured)."""
     model_steps: float = -1.0
     """Steps per episode the model chose (its own pick, one mapped to the nearest valid action, or a fallback
     after an unusable reply); -1 in results saved before it was counted."""
@@ -83,16 +86,17 @@ def summarise(name: str, episodes: Sequence[Episode]) -> Summary:
         loop_overrides=total("loop_overrides"), model_errors=total("model_errors"), env_errors=total("env_errors"),
         memory_steps=(total("memory_actions") + total("analogy_actions") + total("likeness_actions")) / per,
         model_steps=sum(s.source in MODEL_SOURCES for e in episodes for s in e.steps) / per,
+        memory_share=sum(e.counters.memory_seconds for e in episodes) / seconds if seconds else 0.0,
     )  # fmt: skip
 
 
 def markdown_table(summaries: Sequence[Summary], title: str = "") -> str:
     """A Markdown table of summaries (success and score with 95% CIs, steps and those memory took without the
-    model, cost columns)."""
+    model, cost columns, and the share of time spent on memory: retrieval and valuation)."""
     lines = [f"### {title}", ""] if title else []
     lines.append("| run | n | success (95% CI) | score (95% CI) | steps | by the model | from memory | tokens/ep "
-                 "| LLM calls/ep | s/ep | s/step |")  # fmt: skip
-    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+                 "| LLM calls/ep | s/ep | s/step | memory time |")  # fmt: skip
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for s in summaries:
         by_model = "–" if s.model_steps < 0 else f"{s.model_steps:.1f}"
         lines.append(
@@ -100,7 +104,7 @@ def markdown_table(summaries: Sequence[Summary], title: str = "") -> str:
             f"| {s.score:.2f} ({s.score_ci[0]:.2f}–{s.score_ci[1]:.2f}) | {s.steps:.1f} | {by_model} "
             f"| {s.memory_steps:.1f} "
             f"| {s.tokens_per_episode:.0f} | {s.llm_calls_per_episode:.1f} | {s.seconds_per_episode:.1f} "
-            f"| {s.seconds_per_step:.2f} |"
+            f"| {s.seconds_per_step:.2f} | {s.memory_share:.1%} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -186,18 +186,20 @@ def _paired(row: dict[str, Any] | None) -> str:
 
 def suite_table(rows: Sequence[dict[str, Any]]) -> str:
     """Markdown: success (95% CI) and steps per ablation and member, full against none and against rules (tasks
-    helped/hurt, sign test), and cost per episode of ``full``."""
+    helped/hurt, sign test), and cost per episode of ``full`` with its share of time spent on memory."""
     names = (*GENERAL_ABLATIONS, "random")
     lines = ["# Suite: held-out success (95% CI), steps per episode", "",
              "| member | plug-ins | n | " + " | ".join(names) + " | full vs none | full vs rules | full s/ep | "
-             "full calls/ep | full tokens/ep |",
-             "|---" * (len(names) + 8) + "|"]  # fmt: skip
+             "full calls/ep | full tokens/ep | full memory time |",
+             "|---" * (len(names) + 9) + "|"]  # fmt: skip
     for row in rows:
         s = row["summaries"]
         full = s.get("full")
         n = full["episodes"] if full else 0
-        cost = (f"{full['seconds_per_episode']:.0f} | {full['llm_calls_per_episode']:.1f} | "
-                f"{full['tokens_per_episode']:.0f}") if full else "– | – | –"  # fmt: skip
+        cost = "– | – | – | –"
+        if full:
+            cost = (f"{full['seconds_per_episode']:.0f} | {full['llm_calls_per_episode']:.1f} | "
+                    f"{full['tokens_per_episode']:.0f} | {full.get('memory_share', 0.0):.1%}")  # fmt: skip
         lines.append(f"| {row['member']} ({row['preset']}) | {', '.join(row['families']) or 'none'} | {n} | "
                      + " | ".join(_cell(s.get(name)) for name in names)
                      + f" | {_paired(row['full_vs_none'])} | {_paired(row['full_vs_rules'])} | {cost} |")  # fmt: skip

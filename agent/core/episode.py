@@ -137,14 +137,17 @@ def run_episode(
     loop_control: bool = True,
     recall: Recall | None = None,
     recalls: int = 0,
+    memory_seconds: float = 0.0,
 ) -> Episode:
     """Play one episode of ``env`` at ``seed`` and return its full record.
 
     ``recall``, when given, retrieves memory again (at most ``recalls`` times) after a valid step whose
     reply brings at least :data:`NEW_WORDS` new words; the episode's ``memory_ids`` gain what it shows.
+    ``memory_seconds``: what retrieving ``context`` took the caller, counted in the episode's time and in
+    ``Counters.memory_seconds`` with the valuation and the retrievals made here.
     """
     context = context or MemoryContext()
-    start = time.perf_counter()
+    start = time.perf_counter() - memory_seconds
     obs = env.reset(seed=seed)
     episode = Episode.begin(env, seed, obs, trial=trial, memory_ids=context.memory_ids)
     limit = int(max_steps or getattr(env, "max_steps", None) or 30)
@@ -159,7 +162,9 @@ def run_episode(
     after: list[frozenset[str]] = []
     while episode.n_steps < limit:
         shown = _shortlist(env, valid, limit_shown)
-        values = context.valuer.values(valid, "\n".join([obs.task, *seen])) if context.valuer and valid else {}
+        valuing = time.perf_counter()
+        values = context.valuer.values(shown or valid, "\n".join([obs.task, *seen])) if context.valuer and valid else {}
+        counters.memory_seconds += time.perf_counter() - valuing
         view = with_values(context, values, actor.config.value_threshold) if values else context
         state = ActorState(
             task=obs.task, first_observation=obs.text, observation=observation, valid_actions=valid,
@@ -239,7 +244,9 @@ def run_episode(
                 found.append(len(episode.steps) - 1)
                 if recall is not None and counters.recalls < recalls:
                     counters.recalls += 1
+                    recalling = time.perf_counter()
                     fresh = recall(observation, "\n".join(seen))
+                    counters.memory_seconds += time.perf_counter() - recalling
                     if _shown(fresh) != _shown(context):
                         context = fresh
                         episode.memory_ids.extend(i for i in fresh.memory_ids if i not in episode.memory_ids)
@@ -249,5 +256,6 @@ def run_episode(
     else:
         episode.stop_reason = "truncated"
     mark_unlocked(episode.steps, before, after)
+    counters.memory_seconds = round(counters.memory_seconds + memory_seconds, 3)
     episode.seconds = round(time.perf_counter() - start, 3)
     return episode

@@ -70,6 +70,8 @@ class Counters:
     """Model calls that failed (timeout, server error)."""
     recalls: int = 0
     """Retrievals after the first, made when a step brought new things into view."""
+    memory_seconds: float = 0.0
+    """Seconds spent retrieving memory and valuing offered actions (part of the episode's ``seconds``)."""
     memory_actions: int = 0
     """Steps taken from memory without the model (an untried action that earned points in similar tasks)."""
     analogy_actions: int = 0

@@ -353,9 +353,11 @@ class Evolver:
             decider = DECIDERS.get(ablation)
             actor = (self.actor.without_rules() if decider == "model" else self.actor.without_model(seed)
                      if decider == "rules" else self.actor)  # fmt: skip
-            episode = run_episode(env, actor, seed=seed, context=retrieve(observation=obs.text),
-                                  max_steps=self.config.max_steps, recall=_recall(retrieve, kinds),
-                                  recalls=self.config.recalls)  # fmt: skip
+            started = time.perf_counter()
+            context = retrieve(observation=obs.text)
+            episode = run_episode(env, actor, seed=seed, context=context, max_steps=self.config.max_steps,
+                                  recall=_recall(retrieve, kinds), recalls=self.config.recalls,
+                                  memory_seconds=time.perf_counter() - started)  # fmt: skip
             self.log.append(episode, tag=tag)
             episodes.append(episode)
             self.on_progress(Progress(f"eval {tag}", index, total or len(seeds), episode))

@@ -54,6 +54,7 @@ def test_suite_runs_members_and_tables_them_side_by_side(tmp_path: Path) -> None
     assert set(textworld["summaries"]) == {"full"} and textworld["families"] == ["textworld"]
     assert general["seeds"] == textworld["seeds"] and len(general["seeds"]) == 2  # the same held-out tasks
     assert general["full_vs_none"]["tasks"] == 2 and general["full_vs_rules"]["tasks"] == 2
+    assert 0 < general["summaries"]["full"]["memory_share"] < 1  # retrieval and valuation, timed per episode
     table = (tmp_path / "suite.md").read_text()
     assert "| twx-twc (medium) | none | 2 |" in table and "| twx-twc+textworld (medium) | textworld | 2 |" in table
     assert json.loads((tmp_path / "suite.json").read_text())["config"]["only"] == ["twx-twc"]
