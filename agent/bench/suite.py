@@ -50,7 +50,7 @@ SUITE: tuple[Member, ...] = (
     Member("twx-twc", "medium"),
     Member("twx-cookingworld", "easy"),
     Member("twx-coin", "medium"),
-    Member("twx-mapreader", "easy"),
+    Member("twx-mapreader", "medium"),
     Member("sciworld-find-living-thing", "easy"),
     Member("sciworld-chemistry-mix-paint-secondary-color", "easy"),
     Member("rg-leg_counting", "easy", max_steps=1),
