@@ -44,9 +44,11 @@ class StepRecord:
 def mark_unlocked(steps: Sequence[StepRecord], before: Sequence[frozenset[str]],
                   after: Sequence[frozenset[str]]) -> None:  # fmt: skip
     """Set each step's ``unlocked`` from the valid actions before and after it (parallel to ``steps``)."""
-    for i, (step, was, now) in enumerate(zip(steps, before, after, strict=False)):
-        later = {s.action for s in steps[i + 1 :]}
-        step.unlocked = tuple(sorted((now - was) & later))
+    later: set[str] = set()  # the actions taken after step i, gathered walking backwards
+    for i in range(len(steps) - 1, -1, -1):
+        if i < min(len(before), len(after)):
+            steps[i].unlocked = tuple(sorted((after[i] - before[i]) & later))
+        later.add(steps[i].action)
 
 
 @dataclass

@@ -72,6 +72,15 @@ def short_lines(text: str, limit: int = 120) -> list[Line]:
 def differing_spans(a: str, b: str, *, structural: bool) -> tuple[str, str] | None:
     """The one contiguous span of words in which two different actions differ, when they share the rest (at
     least one word; with ``structural``, at least half the words of the longer)."""
+    found = _spans(a, b)
+    if found is None or (structural and not found[2]):
+        return None
+    return found[0], found[1]
+
+
+def _spans(a: str, b: str) -> tuple[str, str, bool] | None:
+    """The differing spans of two different actions sharing at least one word, and whether they share at least
+    half the words of the longer (see :func:`differing_spans`)."""
     x, y = a.lower().split(), b.lower().split()
     if x == y:
         return None
@@ -83,9 +92,9 @@ def differing_spans(a: str, b: str, *, structural: bool) -> tuple[str, str] | No
         tail += 1
     sx, sy = x[head : len(x) - tail], y[head : len(y) - tail]
     shared = head + tail
-    if not sx or not sy or shared == 0 or (structural and shared * 2 < max(len(x), len(y))):
+    if not sx or not sy or shared == 0:
         return None
-    return " ".join(sx), " ".join(sy)
+    return " ".join(sx), " ".join(sy), shared * 2 >= max(len(x), len(y))
 
 
 @dataclass(frozen=True)
@@ -134,35 +143,36 @@ class ActionValues:
     def _related(self, action: str, fact: Fact) -> Relation | None:
         if action == fact.action:
             return Relation(True, 1.0, frozenset())
-        loose = differing_spans(action, fact.action, structural=False)
-        if loose is None:
+        found = _spans(action, fact.action)
+        if found is None:
             return None
-        structural = differing_spans(action, fact.action, structural=True) is not None
-        return Relation(structural, self._similarity(*loose), frozenset(words(loose[0])))
+        mine, theirs, structural = found
+        return Relation(structural, self._similarity(mine, theirs), frozenset(words(mine)))
 
     def values(self, offered: Sequence[str], seen: str) -> dict[str, Value]:
         """The value of each offered action, given everything the episode has shown (``seen``)."""
         lines = short_lines(seen)
         present = frozenset(words(seen))
-        related = {a: [(f, r) for f in self.facts if (r := self._related(a, f)) is not None] for a in offered}
-        asked_effects = {a for a in offered if any(_effect_asked(f, r, a, lines) for f, r in related[a])}
+        related = {a: [(f, r, _effect_asked(f, r, a, lines)) for f in self.facts
+                       if (r := self._related(a, f)) is not None] for a in offered}  # fmt: skip
+        asked_effects = {a for a in offered if any(asked for _, _, asked in related[a])}
         out: dict[str, Value] = {}
         for action in offered:
             rivals = any(b != action and differing_spans(action, b, structural=True) for b in asked_effects)
             best: tuple[float, Fact | None] = (0.0, None)
             worst: tuple[float, Fact | None] = (0.0, None)
             certain = False
-            for fact, relation in related[action]:
+            for fact, relation, effect_asked in related[action]:
                 if fact.needs and not _needed(fact.needs, present, lines):
                     continue  # what it enabled is not about anything in this episode
-                score = _evidence(fact, relation, lines, rivals, action)
+                score = _evidence(fact, relation, effect_asked, rivals, action)
                 if score > best[0]:
                     best = (score, fact)
                     certain = fact.action == action or score >= 1.0
                 if score < worst[0]:
                     worst = (score, fact)
             # the text spelling an action out counts only for one like an action memory saw pay
-            asked = any(f.sign > 0 and r.structural for f, r in related[action]) and _asked(words(action), lines)
+            asked = any(f.sign > 0 and r.structural for f, r, _ in related[action]) and _asked(words(action), lines)
             score = best[0] + worst[0] + (1.0 if asked else 0.0)
             grounds = tuple(f.memory_id for _, f in (best, worst) if f is not None and f.memory_id)
             out[action] = Value(score, grounds, _why(best[1], worst[1], asked), certain or asked)
@@ -215,10 +225,10 @@ def _little_else(line: frozenset[str], said: frozenset[str]) -> bool:
     return len(line - said) <= 1
 
 
-def _evidence(fact: Fact, relation: Relation, lines: Sequence[Line], rivals: bool, action: str) -> float:
-    """One fact's say about an action (see the module docstring)."""
+def _evidence(fact: Fact, relation: Relation, effect_asked: bool, rivals: bool, action: str) -> float:
+    """One fact's say about an action (see the module docstring); ``effect_asked`` from :func:`_effect_asked`."""
     if fact.effect and relation.structural:
-        if _effect_asked(fact, relation, action, lines):
+        if effect_asked:
             return 1.0
         if rivals:
             return -0.5
