@@ -15,8 +15,10 @@ from agent.cli.options import (
     ModelOpt,
     RecallsOpt,
     ThreadsOpt,
+    comma_list,
     llm_config,
     parse_families,
+    parse_held_out,
     sigterm_as_interrupt,
 )
 from agent.cli.output import fail, stdout
@@ -122,25 +124,24 @@ def bench(
 ) -> None:
     """Evolve on training tasks, then run every ablation and a random agent on the same held-out tasks."""
     from agent.bench.config import BenchConfig, HeldOutConfig
-    from agent.bench.seeds import PURPOSES, parse_seeds
+    from agent.bench.seeds import parse_seeds
     from agent.core.state import ActorConfig
     from agent.learning.evolve import EvolutionConfig
     from agent.learning.recall import parse_ablations
 
     try:
         names = parse_ablations(ablations)
-        chosen = tuple(s.strip() for s in settings.split(",") if s.strip())
+        chosen = comma_list(settings)
         if not chosen or any(s not in ("in", "out") for s in chosen):
             raise UsageError(f"--settings {settings!r}: use in, out or in,out")
-        if held_out not in PURPOSES:
-            raise UsageError(f"--held-out {held_out!r}: use one of {', '.join(PURPOSES)}")
+        purpose = parse_held_out(held_out)
         named = parse_seeds(test_seeds) if test_seeds else ()
         config = BenchConfig(env_id=env_id, preset=preset, train=train, test=len(named) or test,
                              settings=chosen, ablations=tuple(names), random_baseline=random_baseline,  # type: ignore[arg-type]
                              evolution=EvolutionConfig(trials=trials, samples=samples, max_steps=max_steps,
                                                        recalls=recalls),
                              actor=ActorConfig(families=parse_families(families)),  # type: ignore[arg-type]
-                             held_out=HeldOutConfig(purpose=held_out, seeds=named))  # fmt: skip
+                             held_out=HeldOutConfig(purpose=purpose, seeds=named))  # fmt: skip
     except EvolveError as exc:
         raise fail(exc) from None
     out_dir = out or Path("runs") / f"bench-{env_id}"
@@ -214,14 +215,10 @@ def suite(
 ) -> None:
     """The suite: a bench per environment family with one configuration (agent/bench/suite.py), then one table.
     Resumable: run it again to continue where it stopped."""
-    from agent.bench.seeds import PURPOSES
     from agent.bench.suite import SuiteConfig, members, run_suite
 
     try:
-        if held_out not in PURPOSES:
-            raise UsageError(f"--held-out {held_out!r}: use one of {', '.join(PURPOSES)}")
-        config = SuiteConfig(train=train, test=test, held_out=held_out,
-                             only=tuple(n.strip() for n in only.split(",") if n.strip()))  # fmt: skip
+        config = SuiteConfig(train=train, test=test, held_out=parse_held_out(held_out), only=comma_list(only))
         members(config)
     except EvolveError as exc:
         raise fail(exc) from None

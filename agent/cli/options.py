@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import SecretStr
 
+from agent.errors import UsageError
 from agent.llm.config import BackendChoice, LLMConfig
 
 if TYPE_CHECKING:  # the heavy imports wait until a command runs, so `evolve --help` stays quick
     from langchain_core.language_models.chat_models import BaseChatModel
+
+    from agent.bench.seeds import Purpose
 
 LlmOpt = Annotated[BackendChoice, typer.Option("--llm", help="LLM backend.")]
 BaseUrlOpt = Annotated[
@@ -37,18 +40,32 @@ FamiliesOpt = Annotated[
 ]  # fmt: skip
 
 
+def comma_list(text: str) -> tuple[str, ...]:
+    """``"a, b,,c"`` → ``("a", "b", "c")``: the names of a comma-separated option."""
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
 def parse_families(text: str) -> tuple[str, ...]:
     """``"textworld"`` → ``("textworld",)``, ``"none"`` → ``()``; an unknown name is a usage error naming the
     choices."""
-    from agent.errors import UsageError
-
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    names = comma_list(text)
     if names == ("none",):
         return ()
     unknown = [n for n in names if n != "textworld"]
     if unknown or not names:
         raise UsageError(f"--families {text!r}: use textworld or none")
     return tuple(dict.fromkeys(names))
+
+
+def parse_held_out(text: str) -> Purpose:
+    """``--held-out``: one of the seed ranges' purposes (:data:`agent.bench.seeds.PURPOSES`), else a usage error
+    naming them."""
+    from agent.bench.seeds import PURPOSES
+
+    for purpose in PURPOSES:
+        if text == purpose:
+            return purpose
+    raise UsageError(f"--held-out {text!r}: use one of {', '.join(PURPOSES)}")
 
 
 @contextmanager
