@@ -139,8 +139,8 @@ def retrieve_context(
             elif kind is MemoryKind.FACT:
                 reward = fact_reward(hit.record)
                 action, enabled = str(meta.get("action", "")), str(meta.get("enabled") or "")
-                fact = fact_of(hit.id, hit.record.text, meta)
-                valued.extend([fact] if fact is not None else [])
+                if general and (fact := fact_of(hit.id, hit.record.text, meta)) is not None:
+                    valued.append(fact)
                 row = (hit.id, hit.record.text, action, general or _on_topic(action, enabled, in_view))
                 if meta.get("fatal") or reward < 0:
                     bad.append(row)
