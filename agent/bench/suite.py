@@ -5,7 +5,8 @@ memory, resumes where it stopped and records its code and seeds. The members are
 the general agent (no family plug-in) on six families, with ``none``, ``full``, ``full-model`` (every decision
 left to the model), ``rules`` (memory policies, then a seeded random choice; no model) and a random agent; and
 today's agent with the TextWorld plug-in on twc and cookingworld (``full`` only), to compare on the same seeds.
-The presets are those where ``none`` failed often in development probes, so a gain can show.
+The presets are meant to leave ``none`` failing often, so a gain can show (the development probes behind
+them are in ``benchmarks/results/dev-probes/``).
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ half their words, and the spans' embedding cosine says how alike the differing t
 
 An action's value is its best good evidence plus its worst bad evidence plus one when it is asked for. It is
 *certain* when its best evidence is about that very action or asked for by the text; one inherited from an alike
-action is a hint for the model (single-word cosines of everyday nouns sit around 0.4-0.6, "door" and "hallway"
-0.58, without being alike for what an action does to them).
+action is a hint for the model (the embeddings of two everyday nouns are close without the things being alike for
+what an action does to them: a door is not a hallway).
 :func:`with_values` turns values into the tags and ranks of :class:`agent.core.context.MemoryContext`.
 """
 
