@@ -18,6 +18,7 @@ from pathlib import Path
 
 import envs
 from agent.core.episode import replay_actions
+from agent.families.textworld.plugin import TextWorld
 from agent.learning.experience import experience_inputs, namespace_for
 from memory import MemoryBank, MemoryConfig
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             if not episode.success:  # a gold path longer than the environment's step limit: nothing to learn
                 unsolved += 1
                 continue
-            written += len(bank.insert_many(experience_inputs(episode, namespace, corrected=True)))
+            written += len(bank.insert_many(experience_inputs(episode, namespace, corrected=True, family=TextWorld())))
         counts = {kind: n.get("active", 0) for kind, n in bank.stats()["by_kind"].items()}
     print(f"{args.out}: {written} memories written from {len(args.seeds) - unsolved} gold paths "
           f"({unsolved} did not solve their game); active by kind: {counts}")  # fmt: skip

@@ -1,5 +1,5 @@
 """How well memory alone picks the next action, without any model: the TextWorld rule code against the general
-valuation (:mod:`agent.core.valuation`, recalled with ``general=True``), on the gold paths of held-out development
+valuation (:mod:`agent.core.valuation`, recalled without a family plug-in), on the gold paths of held-out development
 games.
 
 A memory bank is built from the gold paths of training seeds (what STaR correction writes), or given with
@@ -30,7 +30,9 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
 import envs  # noqa: E402
 from agent.bench.seeds import held_out, training_seeds  # noqa: E402
 from agent.core.episode import replay_actions  # noqa: E402
+from agent.core.family import GENERAL, Family  # noqa: E402
 from agent.core.state import ActorConfig  # noqa: E402
+from agent.families.textworld.plugin import TextWorld  # noqa: E402
 from agent.learning.experience import experience_inputs, namespace_for  # noqa: E402
 from agent.learning.recall import retrieve_context  # noqa: E402
 from memory import MemoryBank, MemoryConfig, MemoryKind  # noqa: E402
@@ -39,14 +41,14 @@ SHOWN = ActorConfig().max_actions_shown
 """Large action spaces are valued on the environment's shortlist, as the agent offers them."""
 
 
-def build_bank(env: envs.Env, env_id: str, seeds: list[int], path: Path, *, textworld: bool) -> MemoryBank:
+def build_bank(env: envs.Env, env_id: str, seeds: list[int], path: Path, *, family: Family) -> MemoryBank:
     """A bank of the gold paths of ``seeds`` (what the loop's STaR correction writes, with or without the TextWorld
     plug-in's how-to and kept facts), in ``path``."""
     bank = MemoryBank(MemoryConfig(path=path))
     for seed in seeds:
         episode = replay_actions(env, seed, episode_id=f"gold-{env_id}-{seed}")
         if episode.success:
-            bank.insert_many(experience_inputs(episode, namespace_for(env_id), corrected=True, textworld=textworld))
+            bank.insert_many(experience_inputs(episode, namespace_for(env_id), corrected=True, family=family))
     return bank
 
 
@@ -65,10 +67,11 @@ def rank(env: envs.Env, env_id: str, bank: MemoryBank, plain: MemoryBank, seeds:
         for index, action in enumerate(gold):
             remaining = set(gold[index:])
             context = retrieve_context(bank, task=obs.task, observation=observation, namespace=namespace,
-                                       kinds=[MemoryKind.FACT], record=False, seen=seen)  # fmt: skip
+                                       kinds=[MemoryKind.FACT], record=False, seen=seen,
+                                       family=TextWorld())  # fmt: skip
             start = time.perf_counter()
             general = retrieve_context(plain, task=obs.task, observation=observation, namespace=namespace,
-                                       kinds=[MemoryKind.FACT], record=False, seen=seen, general=True)  # fmt: skip
+                                       kinds=[MemoryKind.FACT], record=False, seen=seen)  # fmt: skip
             offered = valid if len(valid) <= SHOWN or not hasattr(env, "shortlist") else list(env.shortlist(SHOWN))
             untried = [a for a in offered if a not in tried]
             values = general.valuer.values(untried, seen) if general.valuer else {}
@@ -113,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         fold = list(env.seeds())
         train = training_seeds(fold, args.train)
         bank = (MemoryBank(MemoryConfig(path=args.memory_dir)) if args.memory_dir
-                else build_bank(env, args.env_id, train, Path(tmp) / "rules", textworld=True))  # fmt: skip
+                else build_bank(env, args.env_id, train, Path(tmp) / "rules", family=TextWorld()))  # fmt: skip
         plain = (bank if args.memory_dir
-                 else build_bank(env, args.env_id, train, Path(tmp) / "general", textworld=False))  # fmt: skip
+                 else build_bank(env, args.env_id, train, Path(tmp) / "general", family=GENERAL))  # fmt: skip
         try:
             seeds = held_out(fold, "in", "dev", args.test)
             counts = rank(env, args.env_id, bank, plain, seeds, args.theta)

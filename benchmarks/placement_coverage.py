@@ -1,7 +1,7 @@
 """How many placements of held-out games memory knows: exactly, by analogy, or by likeness (right or wrong).
 
 Reads what a bench's training earned — from its memory bank, by the rule the agent retrieves with
-(:func:`agent.learning.facts.earned_anywhere`: earned points and never lost any; this includes placings STaR
+(:func:`agent.families.textworld.facts.earned_anywhere`: earned points and never lost any; this includes placings STaR
 correction wrote from gold paths), or from its ``episodes.jsonl`` (training episodes only) when the bank is not
 at hand — replays the gold path of each held-out game and, at every gold placing, asks the agent's own code
 what memory would do with the actions offered there: a placing of that very object that earned points
@@ -31,11 +31,11 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
 
 import envs  # noqa: E402
 from agent.families.textworld.analogy import analogous  # noqa: E402
+from agent.families.textworld.facts import earned_anywhere  # noqa: E402
 from agent.families.textworld.grammar import placing  # noqa: E402
 from agent.families.textworld.likeness import Likeness, guess  # noqa: E402
 from agent.jsonl import json_lines  # noqa: E402
 from agent.learning.experience import namespace_for  # noqa: E402
-from agent.learning.facts import earned_anywhere  # noqa: E402
 from benchmarks.gold_memory import seed_range  # noqa: E402
 from envs.shortlist import after_verb  # noqa: E402
 from memory import MemoryBank, MemoryConfig, MemoryKind  # noqa: E402

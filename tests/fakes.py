@@ -93,8 +93,9 @@ class ScriptedChatModel(BaseChatModel):
 
 
 def memory_actor(chat: BaseChatModel, config: Any = None) -> Any:
-    """An actor with the default memory policies (what benches build), for tests of memory-driven steps."""
-    from agent.core.actor import Actor
-    from agent.policies.registry import default_policies
+    """An actor with the policies and plug-in its configuration names (what benches build; the TextWorld plug-in by
+    default), for tests of memory-driven steps."""
+    from agent.core.state import ActorConfig
+    from agent.families.registry import build_actor
 
-    return Actor(chat, config, policies=default_policies())
+    return build_actor(chat, config or ActorConfig())

@@ -23,14 +23,15 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("memory", "envs", "agent")
 AGENT_LAYERS = (
     ("agent", "agent.errors", "agent.jsonl", "agent.text", "agent.llm", "agent.prompts"),
-    ("agent.families",),
     ("agent.core",),
     ("agent.policies",),
     ("agent.learning",),
+    ("agent.families",),
     ("agent.bench", "agent.chat", "agent.evals", "agent.ui", "agent.doctor"),
     ("agent.cli",),
 )
-"""The agent's layers, lowest first: a module imports only from its own layer or a lower one."""
+"""The agent's layers, lowest first: a module imports only from its own layer or a lower one. Family plug-ins sit
+above the general agent (core, policies, learning), which reaches them only through the hooks the caller passes."""
 MAX_LINES = 400
 LONG_REASON = "# over 400 lines:"
 

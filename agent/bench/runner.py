@@ -33,13 +33,12 @@ from agent.bench.reports import collect
 from agent.bench.resume import as_it_ran, check_bench, check_code, differences, kept_as_before, saved_bench
 from agent.bench.seeds import held_out, named_seeds, training_seeds
 from agent.bench.workers import Job, WorkerPool, check_workers, worker_specs
-from agent.core.actor import Actor
 from agent.core.runlog import RunLog
 from agent.errors import UsageError
+from agent.families.registry import build_actor
 from agent.learning.evolve import Evolver, Progress
 from agent.llm.config import LLMConfig
 from agent.llm.factory import make_chat_model
-from agent.policies.registry import policies_for
 from envs.base import Env
 from memory import MemoryBank, MemoryConfig
 
@@ -153,7 +152,7 @@ def run_bench(
             pool.run(jobs)
             run_log = RunLog.open(log_path)
         else:
-            actor = Actor(chat or make_chat_model(llm), config.actor, policies=policies_for(config.actor.families))
+            actor = build_actor(chat or make_chat_model(llm), config.actor)
             evolver = Evolver(train_env, actor, bank, config.evolution, run_log, on_progress=on_progress)
             evolver.train(train_seeds)
             record["clock_frozen_at"] = freeze(clock, bank)

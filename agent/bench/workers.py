@@ -36,15 +36,14 @@ from langchain_core.language_models.chat_models import BaseChatModel
 
 from agent.bench.clock import BenchClock
 from agent.bench.config import BenchConfig, make_env
-from agent.core.actor import Actor
 from agent.core.runlog import RunLog
 from agent.core.trajectory import Episode
 from agent.errors import ComponentError, EvolveError, UsageError
+from agent.families.registry import build_actor
 from agent.learning.evolve import Evolver, Progress
 from agent.llm.config import LLMConfig
 from agent.llm.factory import make_chat_model
 from agent.llm.models import LOCAL_MODELS
-from agent.policies.registry import policies_for
 from envs.errors import EnvRuntimeError, EnvUsageError
 from memory import MemoryBank, MemoryConfig
 from memory.errors import MemoryBankError
@@ -187,7 +186,7 @@ def _serve(spec: WorkerSpec, jobs: Any, events: Any) -> None:
         train_env = make_env(spec.bench, "train")
         stack.callback(train_env.close)
         envs = {"in": train_env}
-        actor = Actor(chat, spec.bench.actor, policies=policies_for(spec.bench.actor.families))
+        actor = build_actor(chat, spec.bench.actor)
         evolver = Evolver(train_env, actor, bank, spec.bench.evolution, RunLog(spec.log_path, code=spec.code),
                           on_progress=report)  # fmt: skip
         parent = mp.parent_process()

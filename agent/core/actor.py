@@ -20,14 +20,13 @@ from typing import Any
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from agent.core.options import pick_untried, spent_actions, undoing_actions
+from agent.core.family import GENERAL, Family
+from agent.core.options import pick_untried
 from agent.core.policy import ActionPolicy
 from agent.core.prompting import load_prompts, memory_block, pack
 from agent.core.state import ActorConfig, ActorState, Decision
 from agent.core.trajectory import StepRecord
 from agent.errors import ModelOutputError
-from agent.families.textworld.grammar import PLACING, action_object
-from agent.families.textworld.howto import fits
 from agent.llm.structured import complete_json
 from envs.shortlist import verb_of
 
@@ -54,11 +53,13 @@ class Actor:
     one of its memory policies decides the step first."""
 
     def __init__(self, chat: BaseChatModel, config: ActorConfig | None = None,
-                 policies: Sequence[ActionPolicy] = ()) -> None:  # fmt: skip
+                 policies: Sequence[ActionPolicy] = (), family: Family = GENERAL) -> None:  # fmt: skip
         self.chat = chat
         self.config = config or ActorConfig()
         self.policies = tuple(policies)
         """Memory policies asked, in order, before the model (:mod:`agent.policies`); none: the model decides."""
+        self.family = family
+        """The family plug-in's hooks (:mod:`agent.core.family`); :data:`GENERAL`: none."""
         self.prompts = load_prompts("actor")
         self.rng: random.Random | None = None
         """Set by :meth:`without_model`: random choices replace the model."""
@@ -119,20 +120,13 @@ class Actor:
         """The actions offered to the model: the shortlist, without penalised, spent, undoing and idle-verb ones
         (see ``hide_penalised``, ``hide_spent``, ``keep_earned`` and ``hide_idle_verbs``)."""
         shown = list(state.shown_actions or state.valid_actions)[: self.config.max_actions_shown]
-        if self.config.hide_penalised:  # and what waits for instructions (agent.families.textworld.howto)
-            context = state.context
-            waiting = context.waiting_templates
-            shown = [a for a in shown if a not in context.penalised_actions and (
-                not waiting or a in context.rewarded_actions or not fits(a, waiting))] or shown  # fmt: skip
-        textworld = "textworld" in self.config.families
-        hidden: set[str] = set()
-        if self.config.hide_spent:  # the TextWorld plug-in's spent actions know what its verbs act on
-            hidden = spent_actions(state.history) if textworld else set(state.spent_here)
-        if self.config.keep_earned and textworld:
-            kept = state.context.kept_objects  # what earlier wins held to the end (the knife slicing needs)
-            letting_go = {a for a in shown if verb_of(a) in PLACING and action_object(a) in kept}
-            undoing = undoing_actions(state.history, shown, takes_are_kept=state.context.takes_are_kept)
-            hidden |= (undoing | letting_go) - state.context.rewarded_actions
+        context = state.context
+        if self.config.hide_penalised:  # and what the family plug-in holds back
+            held = self.family.held_back(state, shown)
+            shown = [a for a in shown if a not in context.penalised_actions and a not in held] or shown
+        hidden = self.family.spent(state) if self.config.hide_spent else set()
+        if self.config.keep_earned:
+            hidden |= self.family.undoing(state, shown) - context.rewarded_actions
         if self.config.hide_idle_verbs and state.idle_verbs:
             hidden |= {a for a in shown if verb_of(a) in state.idle_verbs and a not in state.context.rewarded_actions}
         fresh = [a for a in shown if a not in hidden]

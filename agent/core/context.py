@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agent.core.valuation import ActionValues, Value
-    from agent.families.textworld.likeness import Likeness
 
 
 @dataclass(frozen=True)
@@ -34,20 +33,9 @@ class MemoryContext:
     """Actions that earned reward in similar tasks; listed first and tagged when they are valid now."""
     penalised_actions: frozenset[str] = frozenset()
     """Actions that lost points in similar tasks; listed last and tagged."""
-    waiting_templates: tuple[str, ...] = ()
-    """Ways of processing an object that instructions decide ("cook {} in stove"): an action fitting one that is
-    not among ``rewarded_actions`` waits for an instruction naming its object
-    (:mod:`agent.families.textworld.howto`)."""
-    kept_objects: frozenset[str] = frozenset()
-    """Objects earlier wins took and held to the end ("knife"): not let go of (``ActorConfig.keep_earned``)."""
-    takes_are_kept: bool = False
-    """Memory knows actions that earned points in these tasks, and no placing among them (cookingworld pays for
-    taking an ingredient, never for putting it anywhere): what a step earned points taking is not let go of
-    (``ActorConfig.keep_earned``). False without memory, and where placing pays (twc)."""
-    likeness: Likeness | None = None
-    """Where memory placed which objects, to rank places for an object it cannot place (``ActorConfig.
-    place_by_likeness``); None without facts or without an earned action, empty (false) when memory earned no
-    placing (cookingworld)."""
+    family: object = None
+    """What a family plug-in's recall added, read only by that plug-in (:mod:`agent.families`); None for the
+    general agent."""
     valuer: ActionValues | None = None
     """The facts retrieved for this state, to value each offered action at every step (without the TextWorld
     plug-in; :mod:`agent.core.valuation`); None with no facts or with the plug-in's tags."""
@@ -62,6 +50,30 @@ class MemoryContext:
     def empty(self) -> bool:
         """True when nothing was retrieved."""
         return not (self.facts or self.rules or self.examples or self.reflections or self.similar_notes)
+
+
+FactRow = tuple[str, str, str, str]
+"""A fact retrieval found: (memory id, text, action, the action it was needed before or "")."""
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """What retrieval found for one episode, before it is grouped into a :class:`MemoryContext` by the general agent
+    or by a family plug-in (:meth:`agent.core.family.Family.recall`)."""
+
+    namespace: str
+    facts_on: bool
+    """Whether the ablation may use facts at all."""
+    good: tuple[FactRow, ...] = ()
+    """Facts of actions that earned points or were needed before one that did, best first."""
+    bad: tuple[FactRow, ...] = ()
+    """Facts of actions that lost points or ended the game, best first."""
+    examples: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    reflections: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()
+    """Ids of the examples, rules and notes."""
 
 
 def with_values(context: MemoryContext, values: Mapping[str, Value], threshold: float) -> MemoryContext:

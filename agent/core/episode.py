@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 
 from agent.core.actor import Actor
 from agent.core.context import MemoryContext, with_values
+from agent.core.family import Family
 from agent.core.options import pick_untried
 from agent.core.state import ActorState, Decision
 from agent.core.trajectory import Episode, StepRecord, mark_unlocked
@@ -62,9 +63,9 @@ def _no_effect(history: list[StepRecord], action: str, observation: str) -> bool
     return False
 
 
-def _shown(context: MemoryContext) -> tuple[object, ...]:
+def _shown(context: MemoryContext, family: Family) -> tuple[object, ...]:
     return (context.facts, context.rules, context.examples, context.reflections, context.similar_notes,
-            context.rewarded_actions, context.penalised_actions, context.waiting_templates)  # fmt: skip
+            context.rewarded_actions, context.penalised_actions, *family.shown(context))  # fmt: skip
 
 
 def idle_verbs(steps: Sequence[StepRecord], effects: Sequence[bool]) -> frozenset[str]:
@@ -247,7 +248,7 @@ def run_episode(
                     recalling = time.perf_counter()
                     fresh = recall(observation, "\n".join(seen))
                     counters.memory_seconds += time.perf_counter() - recalling
-                    if _shown(fresh) != _shown(context):
+                    if _shown(fresh, actor.family) != _shown(context, actor.family):
                         context = fresh
                         episode.memory_ids.extend(i for i in fresh.memory_ids if i not in episode.memory_ids)
         if loop_control and cycling(episode.steps):

@@ -1,7 +1,7 @@
 """The protocol of a memory policy: a rule that may decide a step from memory before the model is asked.
 
 Policies are objects passed to the :class:`agent.core.actor.Actor`, never looked up by it, so which ones are
-on is the caller's choice and shows in what it built (see :func:`agent.policies.registry.default_policies`).
+on is the caller's choice and shows in what it built (see :func:`agent.families.registry.policies_for`).
 A step a policy takes is recorded with the policy's ``Decision.source``, so results say who decided.
 """
 

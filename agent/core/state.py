@@ -48,8 +48,8 @@ class ActorConfig(BaseModel):
     """Let the actor's memory policies (:mod:`agent.policies`) take a step without asking the model; the model
     explores, memory exploits what it knows."""
     keep_earned: bool = True
-    """Leave out actions that would undo what this episode earned (:func:`agent.core.options.undoing_actions`) or
-    let go of what earlier wins held to the end (``MemoryContext.kept_objects``)."""
+    """Leave out the actions the family plug-in says would undo what this episode earned or let go of what
+    earlier wins held to the end (:meth:`agent.core.family.Family.undoing`; the general agent has none)."""
     place_by_analogy: bool = True
     """With ``follow_memory`` and the analogy policy: place an object memory never placed where an alike one
     earned points, and tag such placings in the list."""

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from agent.families.textworld.grammar import PLACING, TAKING, action_object
 from envs.base import Env, Observation
-from envs.shortlist import after_verb, verb_of
+from envs.shortlist import after_verb
 
 # Actions that only show the state again; they carry no lesson and are left out of memories.
 NON_INFORMATIVE = frozenset({"look around", "look", "inventory", "examine room", "wait", "wait1"})
@@ -167,26 +166,6 @@ class Episode:
                 objects.add(obj)
                 enabled.setdefault(i, step.action)
         return enabled
-
-    def kept_steps(self) -> dict[int, str]:
-        """Unrewarded takes of a solved episode whose object was held until the end → that object.
-
-        Cookingworld offers "slice banana" only while the knife is held, and no action or reply names the knife:
-        "take knife" earned nothing and enabled nothing by name, yet the game was won holding it. An object let go
-        of later ("drop knife") does not count, nor does a take after the last rewarded step.
-        """
-        if not self.success:
-            return {}
-        last_rewarded = max((i for i, s in enumerate(self.steps) if s.reward > 0 and not s.invalid), default=-1)
-        kept: dict[int, str] = {}
-        for i, step in enumerate(self.steps[:last_rewarded]):
-            obj = action_object(step.action)
-            if step.invalid or step.reward != 0 or verb_of(step.action) not in TAKING or not obj:
-                continue
-            if not any(verb_of(s.action) in PLACING and action_object(s.action) == obj and not s.invalid
-                       for s in self.steps[i + 1 :]):  # fmt: skip
-                kept[i] = obj
-        return kept
 
     def essential_actions(self) -> list[str]:
         """The rewarded actions and the steps that enabled them, in order: a solved episode without its detours."""

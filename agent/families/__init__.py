@@ -1,7 +1,7 @@
-"""What the agent knows about one family of environments, apart from the agent itself.
+"""Optional per-family plug-ins: what the agent knows about one family of environments, apart from the agent.
 
-Each sub-package is pure functions over an environment family's action and reply strings. Only the
-TextWorld family exists (``textworld``): the verb grammar of its actions, placing by analogy and by
-likeness, how-to facts from its recipes. The core still consults it (see docs/design.md); the
-decisions it drives are made by policies (:mod:`agent.policies`) that a caller passes in.
+A plug-in implements the hooks of :class:`agent.core.family.Family` (and may bring memory policies); the general
+agent (core, learning, policies) never imports one. Only the TextWorld family exists (``textworld``): the verb
+grammar of its actions, placing by analogy and by likeness, how-to facts from its recipes, and the recall that
+reads them. :mod:`agent.families.registry` turns ``ActorConfig.families`` into a plug-in and its policies.
 """

@@ -24,7 +24,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import TypedDict
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -105,14 +105,6 @@ class EvolutionConfig(BaseModel):
     """Which memory kinds the agent retrieves while training (an ablation name)."""
 
 
-class RecallPlugins(TypedDict):
-    """The keyword arguments of :func:`retrieve_context` that family plug-ins decide."""
-
-    howtos: bool
-    kept: bool
-    general: bool
-
-
 def _recall(retrieve: Callable[..., MemoryContext], kinds: Sequence[MemoryKind]) -> Recall | None:
     """A retrieval bound to one task, as :func:`run_episode` calls it mid-episode (None with no memory)."""
     return (lambda observation, seen: retrieve(observation=observation, seen=seen)) if kinds else None
@@ -162,16 +154,10 @@ class Evolver:
         self.goal: str | None = None
         self.reflect_failures = 0
 
-    @property
-    def textworld(self) -> bool:
-        """Whether the actor's TextWorld plug-in is on: its how-to and kept facts are then written and applied."""
-        return "textworld" in self.actor.config.families
-
-    def recall_plugins(self) -> RecallPlugins:
-        """What recall applies of the actor's family plug-ins: the TextWorld how-to and kept facts, or (without
-        it) the general valuation of offered actions."""
-        return {"howtos": self.config.howtos and self.textworld, "kept": self.config.kept and self.textworld,
-                "general": not self.textworld}  # fmt: skip
+    def recall_plugins(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`retrieve_context` the actor's family plug-in decides: the plug-in itself
+        and which of its recall options are on (the TextWorld how-to and kept facts)."""
+        return {"family": self.actor.family, "switches": {"howtos": self.config.howtos, "kept": self.config.kept}}
 
     # -- acquisition -----------------------------------------------------------------------------------
     def acquisition_order(self, seeds: Sequence[int]) -> list[int]:
@@ -282,13 +268,12 @@ class Evolver:
         """
         items: list[MemoryInput] = []
         for episode in trials:
-            inputs = experience_inputs(episode, self.namespace, textworld=self.textworld)
+            inputs = experience_inputs(episode, self.namespace, family=self.actor.family)
             if kept is not None and episode.success and not any(episode is k for k in kept):
                 inputs = [i for i in inputs if i.kind is not MemoryKind.EXPERIENCE]
             items.extend(inputs)
         if corrected is not None:
-            items.extend(experience_inputs(corrected, self.namespace, corrected=True,
-                                           textworld=self.textworld))  # fmt: skip
+            items.extend(experience_inputs(corrected, self.namespace, corrected=True, family=self.actor.family))
         source = trials[-1]
         for note in notes:
             items.append(MemoryInput(text=note, kind=MemoryKind.REFLECTION, namespace=self.namespace,

@@ -22,9 +22,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from agent.core.family import GENERAL, Family
 from agent.core.trajectory import Episode
-from agent.families.textworld import howto
-from agent.families.textworld.grammar import action_object
 from agent.text import content_words, first_words
 from memory import MemoryInput, MemoryKind
 
@@ -58,11 +57,12 @@ def trial_losses(episode: Episode) -> dict[str, str]:
             lost.setdefault(step.action, f"{step.action} → lost points")
     return lost
 
-def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = False, textworld: bool = True
+def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = False, family: Family = GENERAL
                       ) -> list[MemoryInput]:  # fmt: skip
     """The memories one episode yields: its cleaned trajectory, its rewarded/penalised actions (with the reply
-    when it says more than the action, in ``meta["reply"]`` too), the steps that enabled rewarded ones and, with
-    the ``textworld`` plug-in, how-to meta and the objects a solved episode took and held until it was won."""
+    when it says more than the action, in ``meta["reply"]`` too), the steps that enabled rewarded ones and what
+    the ``family`` plug-in reads beside (the TextWorld one: how-to meta, and the objects a solved episode took and
+    held until it was won)."""
     # a solved episode is remembered without its detours (the rewarded steps and what enabled them)
     actions = episode.essential_actions() if episode.success and not corrected else episode.informative_actions()
     outcome = "solved" if episode.success else f"failed (score {episode.score:.2f})"
@@ -94,13 +94,7 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
         earned = step.reward > 0 and not fatal
         verdict = "ended the game (lost)" if fatal else "earned points (accepted)" if earned else "lost points (wrong)"
         reply = _informative_reply(step.action, step.observation)
-        how_meta: dict[str, Any] = {"reply": reply} if reply else {}
-        # how the reply names what it did: a how-to (the TextWorld plug-in)
-        if textworld and (how := howto.how_done(step.action, step.observation)):
-            asked = action_object(step.action) in howto.instructed_objects(how, shown)
-            how_meta = {"how": how, "template": howto.template_of(step.action),
-                        "reply": first_words(step.observation, 15),
-                        "processing": fatal or asked, "instructed": asked}  # fmt: skip
+        how_meta: dict[str, Any] = family.step_meta(step, shown, fatal=fatal) or ({"reply": reply} if reply else {})
         items.append(
             MemoryInput(
                 text=f"{step.action} → {verdict}" + (f': "{reply}"' if reply else ""), kind=MemoryKind.FACT,
@@ -112,9 +106,9 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
         )
     # steps that earned nothing themselves: what enabled a rewarded action, and what a won game held to the end
     quiet = [(index, f"→ needed before {target} (earned points)", 0.7, {"enabled": target})
-             for index, target in sorted(episode.enabling_steps(unlocks=not textworld).items())]
+             for index, target in sorted(family.enabling_steps(episode).items())]
     quiet += [(index, "→ kept until the game was won", 0.6, {"kept": obj})
-              for index, obj in (sorted(episode.kept_steps().items()) if textworld else [])]  # fmt: skip
+              for index, obj in sorted(family.kept_steps(episode).items())]
     for index, says, importance, extra in quiet:
         action = episode.steps[index].action
         if action in seen:

@@ -17,6 +17,7 @@ from agent.core.state import ActorConfig, ActorState
 from agent.core.trajectory import Episode, StepRecord
 from agent.errors import ComponentError
 from agent.families.textworld.likeness import Embed, Likeness
+from agent.families.textworld.recalled import TextWorldRecall
 from tests.fakes import ScriptedChatModel, memory_actor
 
 
@@ -185,7 +186,7 @@ def test_actions_memory_says_lost_points_leave_the_list_while_others_remain(twc:
 
 
 def test_an_action_whose_object_changed_since_is_not_spent() -> None:
-    from agent.core.options import spent_actions
+    from agent.families.textworld.options import spent_actions
 
     def steps(*pairs: tuple[str, float]) -> list[StepRecord]:
         return [StepRecord(action=a, observation="", reward=r) for a, r in pairs]
@@ -206,7 +207,7 @@ def test_an_action_whose_object_changed_since_is_not_spent() -> None:
 
 
 def test_what_a_step_earned_is_not_undone() -> None:
-    from agent.core.options import undoing_actions
+    from agent.families.textworld.options import undoing_actions
 
     def steps(*pairs: tuple[str, float]) -> list[StepRecord]:
         return [StepRecord(action=a, observation="", reward=r) for a, r in pairs]
@@ -355,7 +356,7 @@ def test_an_object_memory_cannot_place_goes_where_the_most_alike_ones_went(twc: 
     # twc seed 500: the white tuna goes in the fridge, which is closed; memory placed no tuna but a chicken leg
     # there, a wooden spoon in the cutlery drawer and a long coat on the coat hanger (real MiniLM vectors)
     earned = ["put chicken leg in fridge", "put wooden spoon in cutlery drawer", "put long coat in coat hanger"]
-    context = MemoryContext(likeness=Likeness(earned, embed))
+    context = MemoryContext(family=TextWorldRecall(likeness=Likeness(earned, embed)))
     fake = ScriptedChatModel().enqueue(reply("take white tuna"))
     episode = run_episode(twc, memory_actor(fake), seed=500, context=context, max_steps=4)
     assert [s.action for s in episode.steps] == ["take white tuna", "open fridge", "put white tuna in fridge"]
@@ -378,8 +379,8 @@ def test_a_wrong_guess_is_taken_back_and_the_next_place_tried(twc: envs.Env) -> 
 
     earned = ["put wooden spoon in cutlery drawer", "put chicken leg in fridge"]
     fake = ScriptedChatModel().enqueue(reply("take white tuna"))
-    episode = run_episode(twc, memory_actor(fake), seed=500, context=MemoryContext(likeness=Likeness(earned, embed)),
-                          max_steps=8)  # fmt: skip
+    context = MemoryContext(family=TextWorldRecall(likeness=Likeness(earned, embed)))
+    episode = run_episode(twc, memory_actor(fake), seed=500, context=context, max_steps=8)
     actions = [s.action for s in episode.steps]
     wrong = actions.index("put white tuna in cutlery drawer")
     assert episode.steps[wrong].reward < 0 and actions[wrong + 1] == "take white tuna"

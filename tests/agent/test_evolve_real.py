@@ -15,6 +15,7 @@ from agent.core.context import MemoryContext
 from agent.core.episode import replay_actions, run_episode
 from agent.core.runlog import RunLog
 from agent.core.state import ActorConfig
+from agent.families.textworld.plugin import TextWorld
 from agent.learning.evolve import EvolutionConfig
 from agent.learning.experience import experience_inputs
 from agent.learning.recall import ABLATIONS, retrieve_context
@@ -96,7 +97,7 @@ def test_real_cookingworld_run_writes_game_replies_and_retrieves_after_the_recip
             grill = 'cook chicken wing in toaster → earned points (accepted): "You grill the chicken wing with the'
             assert f'{grill} toaster."' in facts, facts
             retrieve = functools.partial(retrieve_context, bank, task=obs.task, namespace="env:twx-cookingworld",
-                                         kinds=ABLATIONS["full"], record=False)  # fmt: skip
+                                         kinds=ABLATIONS["full"], record=False, family=TextWorld())  # fmt: skip
             calls: list[str] = []
 
             def recall(observation: str, seen: str) -> MemoryContext:
@@ -122,7 +123,7 @@ def test_real_model_without_plugins_acts_on_valued_memory(tmp_path: Path, small_
           MemoryBank(MemoryConfig(path=tmp_path / "memory")) as bank):  # fmt: skip
         for seed in range(5):
             episode = replay_actions(env, seed, episode_id=f"gold-{seed}")
-            bank.insert_many(experience_inputs(episode, "env:twx-cookingworld", corrected=True, textworld=False))
+            bank.insert_many(experience_inputs(episode, "env:twx-cookingworld", corrected=True))
     config = BenchConfig(
         env_id="twx-cookingworld", preset="easy", train=0, test=1, settings=("in",), ablations=("full",),
         random_baseline=False, evolution=EvolutionConfig(max_steps=6), actor=ActorConfig(families=()),

@@ -3,15 +3,21 @@ and recall counted only for the memories shown (real bank: embedded Chroma and l
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agent.core.prompting import memory_block
+from agent.families.textworld.plugin import TextWorld
+from agent.families.textworld.recalled import recalled
 from agent.learning.recall import FACT_QUOTAS, retrieve_context
 from memory import MemoryBank, MemoryConfig, MemoryInput, MemoryKind
 from tests.memory.fakes import hash_embed
+
+recall = functools.partial(retrieve_context, family=TextWorld())
+"""Recall with the TextWorld plug-in."""
 
 NS = "env:twx-twc"
 OBSERVATION = "You are in the bathroom. You see a closed trash can, a sink and a bath tub. You see a used tissue."
@@ -33,7 +39,7 @@ def test_facts_that_earned_points_are_not_crowded_out_by_losses(tmp_path: Path) 
                                  fact("open trash can", 0.0, enabled="put used tissue in trash can"),
                                  fact("put brush in bathroom cabinet", 1.0)])  # fmt: skip
         note = bank.insert("You should put the used tissue in the wall hook.", MemoryKind.REFLECTION, NS)
-        context = retrieve_context(bank, task="Tidy up.", observation=OBSERVATION, namespace=NS,
+        context = recall(bank, task="Tidy up.", observation=OBSERVATION, namespace=NS,
                                    kinds=(MemoryKind.FACT, MemoryKind.REFLECTION), record=True,
                                    same_task_reflections=("this very task: try the trash can",))  # fmt: skip
         # the two facts about the object in view first, then its losses (at most 6), not the brush's
@@ -42,7 +48,7 @@ def test_facts_that_earned_points_are_not_crowded_out_by_losses(tmp_path: Path) 
         losses = context.facts[2:]
         assert len(losses) == FACT_QUOTAS["lost here"] and all("lost points" in f for f in losses)
         # what earned points with other objects only shows when memory knows nothing about the ones in view
-        elsewhere = retrieve_context(bank, task="Tidy up.", observation="You see a toothpaste.", namespace=NS,
+        elsewhere = recall(bank, task="Tidy up.", observation="You see a toothpaste.", namespace=NS,
                                      kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
         assert len(elsewhere.facts) == FACT_QUOTAS["earned elsewhere"]
         # an action memory only saw earn is tagged wherever it is offered (a put is offered once the object is
@@ -61,15 +67,15 @@ def test_facts_that_earned_points_are_not_crowded_out_by_losses(tmp_path: Path) 
         assert set(good[:2]) | {note} <= shown and len(shown) == 2 + FACT_QUOTAS["lost here"] + 1
         counts = {r.id: r.recall_count for r in bank.memories(namespace=NS)}
         assert all(counts[i] == (1 if i in shown else 0) for i in counts)
-        retrieve_context(bank, task="Tidy up.", observation=OBSERVATION, namespace=NS, kinds=(MemoryKind.FACT,),
+        recall(bank, task="Tidy up.", observation=OBSERVATION, namespace=NS, kinds=(MemoryKind.FACT,),
                          record=False)  # fmt: skip
         assert {r.id: r.recall_count for r in bank.memories(namespace=NS)} == counts
         # the placings memory only saw earn rank places for objects it cannot place; none without facts
-        assert context.likeness is not None and context.likeness.placed == {
+        assert recalled(context).likeness is not None and recalled(context).likeness.placed == {
             "used tissue": {"trash can"}, "brush": {"bathroom cabinet"}}  # fmt: skip
-        notes_only = retrieve_context(bank, task="Tidy up.", observation=OBSERVATION, namespace=NS,
+        notes_only = recall(bank, task="Tidy up.", observation=OBSERVATION, namespace=NS,
                                       kinds=(MemoryKind.REFLECTION,), record=False)  # fmt: skip
-        assert notes_only.likeness is None
+        assert recalled(notes_only).likeness is None
         # every fact saying an action earned points is known by id, for the steps memory takes
         assert dict(elsewhere.earned_ids) == {"put used tissue in trash can": (good[0],),
                                               "put brush in bathroom cabinet": (good[2],)}  # fmt: skip
@@ -93,11 +99,11 @@ def test_an_action_memory_saw_both_earn_and_end_a_game_is_shown_but_not_tagged(t
                           cooked("cook chicken wing in stove", 1.0, False)])  # fmt: skip
         # at the start nothing in view is about the chicken wing: no fact tags an action (not even the stove, which
         # only earned: cooking is for the recipe to decide)
-        start = retrieve_context(bank, task="Cook.", observation=first, namespace=ns, kinds=(MemoryKind.FACT,),
+        start = recall(bank, task="Cook.", observation=first, namespace=ns, kinds=(MemoryKind.FACT,),
                                  record=False)  # fmt: skip
         assert not start.rewarded_actions and not start.penalised_actions
         # retrieved again after the recipe: "seen" holds the whole episode, the query the new observation
-        again = retrieve_context(bank, task="Cook.", observation=recipe, seen=f"{first}\n{recipe}", namespace=ns,
+        again = recall(bank, task="Cook.", observation=recipe, seen=f"{first}\n{recipe}", namespace=ns,
                                  kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
         assert len(again.facts) == 4
         assert again.rewarded_actions == {"cook chicken wing in stove"}

@@ -3,6 +3,7 @@ then real cookingworld games into a real bank: embedded Chroma, ledger and MiniL
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -13,11 +14,17 @@ from agent.core.state import ActorState
 from agent.core.trajectory import StepRecord
 from agent.families.textworld.grammar import action_object
 from agent.families.textworld.howto import HowTo, apply, how_done, instructed_objects, template_of
+from agent.families.textworld.plugin import TextWorld
+from agent.families.textworld.recalled import recalled
 from agent.learning.experience import experience_inputs
 from agent.learning.recall import retrieve_context
 from memory import MemoryBank, MemoryConfig, MemoryKind
 from tests.conftest import Embed
 from tests.fakes import ScriptedChatModel, memory_actor
+
+TW = TextWorld()
+recall = functools.partial(retrieve_context, family=TW)
+"""Recall with the TextWorld plug-in."""
 
 NS = "env:twx-cookingworld"
 RECIPE = ("Gather all following ingredients and follow the directions to prepare this tasty meal.\n\n"
@@ -81,13 +88,13 @@ def test_real_recipes_teach_which_appliance_and_cut_a_new_recipe_asks_for(tmp_pa
         for seed in (14, 16, 18):
             episode = replay_actions(env, seed)
             assert episode.success
-            bank.insert_many(experience_inputs(episode, NS, corrected=True))
+            bank.insert_many(experience_inputs(episode, NS, corrected=True, family=TW))
         played = replay_actions(env, 33, ["take cookbook", "read cookbook", "open kitchen cupboard", "take knife"])
         seen = "\n".join([played.first_observation, *(s.observation for s in played.steps)])
-        start = retrieve_context(bank, task=played.task, observation=played.first_observation, namespace=NS,
+        start = recall(bank, task=played.task, observation=played.first_observation, namespace=NS,
                                  kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
         assert not any("is done by" in f for f in start.facts)  # the recipe is not read yet
-        context = retrieve_context(bank, task=played.task, observation=played.steps[1].observation, seen=seen,
+        context = recall(bank, task=played.task, observation=played.steps[1].observation, seen=seen,
                                    namespace=NS, kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
         assert {"dice purple potato", "cook purple potato in stove"} <= context.rewarded_actions
         assert {"cook purple potato in oven", "cook purple potato in toaster", "slice purple potato",
@@ -98,8 +105,8 @@ def test_real_recipes_teach_which_appliance_and_cut_a_new_recipe_asks_for(tmp_pa
         assert context.facts[0].startswith('"dice the purple potato" is done by: dice purple potato')
         assert '"fry the purple potato" is done by: cook purple potato in stove' in " ".join(context.facts)
         # without how-tos (an older bench resumed as it ran), memory knows nothing about a purple potato
-        plain = retrieve_context(bank, task=played.task, observation=played.steps[1].observation, seen=seen,
-                                 namespace=NS, kinds=(MemoryKind.FACT,), record=False, howtos=False)  # fmt: skip
+        plain = recall(bank, task=played.task, observation=played.steps[1].observation, seen=seen, namespace=NS,
+                       kinds=(MemoryKind.FACT,), record=False, switches={"howtos": False})  # fmt: skip
         assert not plain.rewarded_actions & {"dice purple potato", "cook purple potato in stove"}
         # holding the potato, the actor is offered the stove and not the other appliances
         result = env.step("take purple potato")
@@ -122,10 +129,10 @@ def test_a_game_lost_in_the_wrong_appliance_still_teaches_what_that_appliance_do
         lost = replay_actions(env, 0, ["take cookbook", "read cookbook", "open fridge", "take chicken wing",
                                      "cook chicken wing in oven"])  # fmt: skip
         assert lost.stop_reason == "terminated" and not lost.success
-        bank.insert_many(experience_inputs(lost, NS))
+        bank.insert_many(experience_inputs(lost, NS, family=TW))
         roast = replay_actions(env, 18, ["take cookbook", "read cookbook"])
         seen = "\n".join([roast.first_observation, *(s.observation for s in roast.steps)])
-        context = retrieve_context(bank, task=roast.task, observation=roast.steps[-1].observation, seen=seen,
+        context = recall(bank, task=roast.task, observation=roast.steps[-1].observation, seen=seen,
                                    namespace=NS, kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
         assert "cook yellow potato in oven" in context.rewarded_actions
         assert '"roast the yellow potato" is done by: cook yellow potato in oven' in " ".join(context.facts)
@@ -137,22 +144,22 @@ def test_how_an_ingredient_was_cooked_before_is_no_reason_to_cook_it_so_again(tm
     # the same pepper first forced the stove, then, only shown, led the model to it: the game was lost)
     with envs.make("twx-cookingworld", split="train", preset="easy") as env, \
             MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=embed) as bank:  # fmt: skip
-        bank.insert_many(experience_inputs(replay_actions(env, 13), NS, corrected=True))
+        bank.insert_many(experience_inputs(replay_actions(env, 13), NS, corrected=True, family=TW))
         grill = replay_actions(env, 502, ["take cookbook", "read cookbook"])
         assert "red hot pepper" in grill.first_observation and "grill the red hot pepper" in grill.steps[1].observation
-        start = retrieve_context(bank, task=grill.task, observation=grill.first_observation, namespace=NS,
+        start = recall(bank, task=grill.task, observation=grill.first_observation, namespace=NS,
                                  kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
         assert "take red hot pepper" in start.rewarded_actions  # taking is no way of processing
         assert "cook red hot pepper in stove" not in start.rewarded_actions
         assert not any(f.startswith("cook red hot pepper") for f in start.facts)  # not even shown: it misled
         assert any(f.startswith("take red hot pepper → earned points") for f in start.facts)
         seen = "\n".join([grill.first_observation, *(s.observation for s in grill.steps)])
-        read = retrieve_context(bank, task=grill.task, observation=grill.steps[1].observation, seen=seen,
+        read = recall(bank, task=grill.task, observation=grill.steps[1].observation, seen=seen,
                                 namespace=NS, kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
         assert "cook red hot pepper in stove" in read.penalised_actions  # fries; the recipe says grill
         assert "cook red hot pepper in toaster" not in read.rewarded_actions  # grilling was never seen
-        old = retrieve_context(bank, task=grill.task, observation=grill.first_observation, namespace=NS,
-                               kinds=(MemoryKind.FACT,), record=False, howtos=False)  # fmt: skip
+        old = recall(bank, task=grill.task, observation=grill.first_observation, namespace=NS,
+                               kinds=(MemoryKind.FACT,), record=False, switches={"howtos": False})  # fmt: skip
         assert "cook red hot pepper in stove" in old.rewarded_actions  # as before how-to facts
 
 
@@ -163,12 +170,12 @@ def test_processing_waits_for_the_instruction_that_names_the_object(tmp_path: Pa
     with envs.make("twx-cookingworld", split="train", preset="easy") as env, \
             MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=embed) as bank:  # fmt: skip
         for seed in (13, 14, 18):
-            bank.insert_many(experience_inputs(replay_actions(env, seed), NS, corrected=True))
+            bank.insert_many(experience_inputs(replay_actions(env, seed), NS, corrected=True, family=TW))
         played = replay_actions(env, 502, ["take red hot pepper"])
         assert played.steps[0].reward > 0
-        context = retrieve_context(bank, task=played.task, observation=played.first_observation, namespace=NS,
+        context = recall(bank, task=played.task, observation=played.first_observation, namespace=NS,
                                    kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
-        assert set(context.waiting_templates) >= {"cook {} in toaster", "cook {} in stove", "cook {} in oven"}
+        assert set(recalled(context).waiting_templates) >= {"cook {} in toaster", "cook {} in stove", "cook {} in oven"}
         state = ActorState(task=played.task, first_observation=played.first_observation,
                            observation=played.steps[0].observation, valid_actions=env.step("look around").valid_actions,
                            history=played.steps, context=context)  # fmt: skip
@@ -176,7 +183,7 @@ def test_processing_waits_for_the_instruction_that_names_the_object(tmp_path: Pa
         assert "cook red hot pepper in oven" in state.valid_actions and not any(a.startswith("cook") for a in offered)
         result = env.step("read cookbook")
         seen = "\n".join([played.first_observation, played.steps[0].observation, result.observation])
-        read = retrieve_context(bank, task=played.task, observation=result.observation, seen=seen, namespace=NS,
+        read = recall(bank, task=played.task, observation=result.observation, seen=seen, namespace=NS,
                                 kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
         offered = memory_actor(ScriptedChatModel()).options(
             ActorState(task=played.task, first_observation=played.first_observation, observation=result.observation,
@@ -192,18 +199,19 @@ def test_a_real_win_keeps_the_knife_and_a_new_game_does_not_let_go_of_it(tmp_pat
     # seed 500's gold path takes the knife (no points, no action names it) and slices the banana with it
     with envs.make("twx-cookingworld", split="train", preset="easy") as env, \
             MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=embed) as bank:  # fmt: skip
-        bank.insert_many(experience_inputs(replay_actions(env, 500), NS, corrected=True))
+        bank.insert_many(experience_inputs(replay_actions(env, 500), NS, corrected=True, family=TW))
         played = replay_actions(env, 503, ["open cutlery drawer", "take knife"])
         seen = "\n".join([played.first_observation, *(s.observation for s in played.steps)])
-        context = retrieve_context(bank, task=played.task, observation=played.steps[0].observation, seen=seen,
+        context = recall(bank, task=played.task, observation=played.steps[0].observation, seen=seen,
                                    namespace=NS, kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
-        assert "knife" in context.kept_objects and "take knife" in context.rewarded_actions
+        assert "knife" in recalled(context).kept_objects and "take knife" in context.rewarded_actions
         assert "take knife → kept until the game was won" in context.facts
-        before = retrieve_context(bank, task=played.task, observation=played.first_observation, namespace=NS,
+        before = recall(bank, task=played.task, observation=played.first_observation, namespace=NS,
                                   kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
         # the knife was in the closed drawer when memory was last retrieved: the fact is not shown, yet the knife
         # is kept once taken (the bench's training lost games putting down a knife found after the last retrieval)
-        assert "knife" in before.kept_objects and "take knife → kept until the game was won" not in before.facts
+        assert "knife" in recalled(before).kept_objects
+        assert "take knife → kept until the game was won" not in before.facts
         early = ActorState(task=played.task, first_observation=played.first_observation,
                            observation=played.steps[-1].observation, valid_actions=env.step("inventory").valid_actions,
                            history=played.steps, context=before)  # fmt: skip
@@ -215,9 +223,9 @@ def test_a_real_win_keeps_the_knife_and_a_new_game_does_not_let_go_of_it(tmp_pat
         offered = memory_actor(ScriptedChatModel()).options(state)
         assert "put knife in counter" in state.valid_actions and "put knife in counter" not in offered
         assert "take cookbook" in offered
-        off = retrieve_context(bank, task=played.task, observation=played.steps[0].observation, seen=seen,
-                               namespace=NS, kinds=(MemoryKind.FACT,), record=False, kept=False)  # fmt: skip
-        assert not off.kept_objects and "take knife" not in off.rewarded_actions
+        off = recall(bank, task=played.task, observation=played.steps[0].observation, seen=seen, namespace=NS,
+                     kinds=(MemoryKind.FACT,), record=False, switches={"kept": False})  # fmt: skip
+        assert not recalled(off).kept_objects and "take knife" not in off.rewarded_actions
         assert "put knife in counter" in memory_actor(ScriptedChatModel()).options(
             ActorState(task=played.task, first_observation="", observation="", valid_actions=state.valid_actions,
                        history=played.steps, context=off))  # fmt: skip
@@ -228,14 +236,14 @@ def test_where_placing_never_paid_a_rewarded_take_is_not_put_away(tmp_path: Path
     # trash can. twc pays for taking the shirt and again for putting it in the wardrobe: there placing stays
     with envs.make("twx-cookingworld", split="train", preset="easy") as env, \
             MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=embed) as bank:  # fmt: skip
-        bank.insert_many(experience_inputs(replay_actions(env, 500), NS, corrected=True))
+        bank.insert_many(experience_inputs(replay_actions(env, 500), NS, corrected=True, family=TW))
         played = replay_actions(env, 503)  # the gold path: it takes ingredients, and puts nothing anywhere
         taken = next(i for i, s in enumerate(played.steps) if s.action.startswith("take ") and s.reward > 0)
         thing = played.steps[taken].action.removeprefix("take ").split(" from ")[0]
         history = played.steps[: taken + 1]
-        context = retrieve_context(bank, task=played.task, observation=played.first_observation, namespace=NS,
+        context = recall(bank, task=played.task, observation=played.first_observation, namespace=NS,
                                    kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
-        assert context.takes_are_kept
+        assert recalled(context).takes_are_kept
         puts = [f"put {thing} in fridge", f"put {thing} in counter", f"drop {thing}"]
         state = ActorState(task=played.task, first_observation=played.first_observation, observation="",
                            valid_actions=[*puts, "open fridge"], history=history, context=context)  # fmt: skip
@@ -245,12 +253,12 @@ def test_where_placing_never_paid_a_rewarded_take_is_not_put_away(tmp_path: Path
         assert memory_actor(ScriptedChatModel()).options(bare) == [*puts, "open fridge"]  # without memory: no such rule
     with envs.make("twx-twc", split="train", preset="easy") as twc, \
             MemoryBank(MemoryConfig(path=tmp_path / "twc"), embed=embed) as bank:  # fmt: skip
-        bank.insert_many(experience_inputs(replay_actions(twc, 0), "env:twx-twc", corrected=True))
-        shirt = retrieve_context(bank, task="tidy up", observation="a clean brown shirt", namespace="env:twx-twc",
+        bank.insert_many(experience_inputs(replay_actions(twc, 0), "env:twx-twc", corrected=True, family=TW))
+        shirt = recall(bank, task="tidy up", observation="a clean brown shirt", namespace="env:twx-twc",
                                  kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
-        assert not shirt.takes_are_kept  # "put clean brown shirt in wardrobe" earned points
-        assert not retrieve_context(bank, task="t", observation="o", namespace="env:twx-twc", kinds=(),
-                                    record=False).takes_are_kept  # fmt: skip
+        assert not recalled(shirt).takes_are_kept  # "put clean brown shirt in wardrobe" earned points
+        assert not recalled(recall(bank, task="t", observation="o", namespace="env:twx-twc",
+                                             kinds=(), record=False)).takes_are_kept  # fmt: skip
 
 
 def test_what_memory_only_saw_earn_is_tagged_when_offered_even_out_of_view(tmp_path: Path, embed: Embed) -> None:
@@ -259,16 +267,16 @@ def test_what_memory_only_saw_earn_is_tagged_when_offered_even_out_of_view(tmp_p
     with envs.make("twx-cookingworld", split="train", preset="easy") as env, \
             MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=embed) as bank:  # fmt: skip
         won = replay_actions(env, 500)
-        bank.insert_many(experience_inputs(won, NS, corrected=True))
+        bank.insert_many(experience_inputs(won, NS, corrected=True, family=TW))
         lost = replay_actions(env, 503, ["take cookbook", "read cookbook", "open cutlery drawer", "take knife",
                                          "take banana", "eat banana"])  # fmt: skip
         assert lost.stop_reason == "terminated" and not lost.success
-        bank.insert_many(experience_inputs(lost, NS))
-        context = retrieve_context(bank, task=won.task, observation="You are in the kitchen.", namespace=NS,
+        bank.insert_many(experience_inputs(lost, NS, family=TW))
+        context = recall(bank, task=won.task, observation="You are in the kitchen.", namespace=NS,
                                    kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
         assert {"prepare meal", "eat meal"} <= context.rewarded_actions
         assert "eat banana" not in context.rewarded_actions  # it ended a game
         processing = [s.action for s in won.steps if s.action.startswith(("slice", "chop", "dice", "cook"))]
         assert processing and not set(processing) & context.rewarded_actions
-        assert not retrieve_context(bank, task=won.task, observation="You are in the kitchen.", namespace=NS,
+        assert not recall(bank, task=won.task, observation="You are in the kitchen.", namespace=NS,
                                     kinds=(MemoryKind.EXPERIENCE,), record=False).rewarded_actions  # fmt: skip

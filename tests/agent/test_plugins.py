@@ -1,5 +1,6 @@
 """The TextWorld plug-in is optional in fact: a bench run without it (training, memory writes, recall, held-out
-play with every decider) never executes a line of ``agent/families``, and with it on, it does."""
+play with every decider) never executes a line of ``agent/families/textworld``, and with it on, it does. (That the
+general agent imports no plug-in is :data:`tests.test_layering.AGENT_LAYERS`.)"""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from agent.learning.evolve import EvolutionConfig
 from agent.llm import LLMConfig
 from tests.agent.test_evolve import scripted
 
-FAMILIES = str(Path(__file__).resolve().parents[2] / "agent" / "families")
+FAMILIES = str(Path(__file__).resolve().parents[2] / "agent" / "families" / "textworld")
 
 
 def _family_calls(config: BenchConfig, out: Path) -> set[str]:
@@ -54,3 +55,4 @@ def test_families_option_names_the_choices() -> None:
     assert parse_families("none") == () and parse_families("textworld") == ("textworld",)
     with pytest.raises(UsageError, match="--families 'scienceworld': use textworld or none"):
         parse_families("scienceworld")
+

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from agent.core.trajectory import Episode, StepRecord, mark_unlocked
+from agent.families.textworld.options import kept_steps
+from agent.families.textworld.plugin import TextWorld
 from agent.learning.experience import experience_inputs
 from memory import MemoryKind
 
@@ -69,11 +71,11 @@ def test_what_a_win_took_and_held_to_the_end_is_kept() -> None:
     # cookingworld: "slice banana" is offered only while the knife is held; no action names the knife
     steps = (("take cookbook", 0.0), ("take knife", 0.0), ("take apple", 0.0), ("put apple in counter", 0.0),
              ("take banana", 1.0), ("slice banana", 1.0), ("take fork", 0.0))  # fmt: skip
-    assert _episode(*steps).kept_steps() == {0: "cookbook", 1: "knife"}  # the apple was let go, the fork too late
-    assert _episode(*steps, success=False).kept_steps() == {}
-    facts = {i.text: i.meta for i in experience_inputs(_episode(*steps), "env:twx-cookingworld")}
+    assert kept_steps(_episode(*steps)) == {0: "cookbook", 1: "knife"}  # the apple was let go, the fork too late
+    assert kept_steps(_episode(*steps, success=False)) == {}
+    facts = {i.text: i.meta for i in experience_inputs(_episode(*steps), "env:twx-cookingworld", family=TextWorld())}
     assert facts["take knife → kept until the game was won"]["kept"] == "knife"
-    assert not any("kept" in t for t in {i.text for i in experience_inputs(_episode(*steps), "ns", textworld=False)})
+    assert not any("kept" in t for t in {i.text for i in experience_inputs(_episode(*steps), "ns")})
 
 
 def test_a_free_answer_is_an_experience_not_a_fact() -> None:
@@ -90,5 +92,5 @@ def test_a_step_that_made_a_rewarded_action_valid_enabled_it_without_any_shared_
     assert episode.steps[0].unlocked == ("look around", "slice yellow potato")
     assert episode.enabling_steps() == {}  # no word of "take knife" is in "slice yellow potato"
     assert episode.enabling_steps(unlocks=True) == {0: "slice yellow potato"}
-    texts = [i.text for i in experience_inputs(episode, "ns", textworld=False)]
+    texts = [i.text for i in experience_inputs(episode, "ns")]
     assert "take knife → needed before slice yellow potato (earned points)" in texts

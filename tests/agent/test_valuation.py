@@ -11,10 +11,10 @@ from agent.core.episode import replay_actions, spent_in
 from agent.core.state import ActorConfig, ActorState
 from agent.core.trajectory import StepRecord
 from agent.core.valuation import ActionValues, Fact, Value, differing_spans, short_lines, words
+from agent.families.registry import policies_for
 from agent.learning.experience import experience_inputs, namespace_for
 from agent.learning.facts import fact_of
 from agent.learning.recall import retrieve_context
-from agent.policies.registry import policies_for
 from agent.policies.valued import FollowValue
 from memory import MemoryBank, MemoryConfig, MemoryKind
 from tests.conftest import Embed
@@ -141,12 +141,12 @@ def test_real_bank_and_game_memory_picks_gold_actions_without_textworld_code(tmp
         try:
             for seed in range(5):
                 episode = replay_actions(env, seed, episode_id=f"gold-{seed}")
-                bank.insert_many(experience_inputs(episode, namespace, corrected=True, textworld=False))
+                bank.insert_many(experience_inputs(episode, namespace, corrected=True))
             obs = env.reset(seed=300)
             gold = env.gold_actions() or []
             valid, seen, tried = list(obs.valid_actions), f"{obs.task}\n{obs.text}", set()
             context = retrieve_context(bank, task=obs.task, observation=obs.text, namespace=namespace,
-                                       kinds=[MemoryKind.FACT], record=False, seen=seen, general=True)  # fmt: skip
+                                       kinds=[MemoryKind.FACT], record=False, seen=seen)  # fmt: skip
             assert context.valuer is not None and not context.rewarded_actions
             for index, action in enumerate(gold):
                 values = context.valuer.values([a for a in valid if a not in tried], seen)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.families.textworld.plugin import TextWorld
 from agent.learning.experience import namespace_for
 from agent.learning.recall import retrieve_context
 from memory import MemoryBank, MemoryConfig, MemoryKind
@@ -26,7 +27,7 @@ def test_gold_paths_make_a_bank_whose_how_tos_serve_a_new_recipe(
         assert kinds == {MemoryKind.EXPERIENCE, MemoryKind.FACT}
         recipe = "Directions:\n  dice the purple potato\n  fry the purple potato\n  prepare meal"
         context = retrieve_context(bank, task="Cook.", observation=recipe, namespace=namespace_for("twx-cookingworld"),
-                                   kinds=(MemoryKind.FACT,), record=False)  # fmt: skip
+                                   kinds=(MemoryKind.FACT,), record=False, family=TextWorld())  # fmt: skip
         assert {"dice purple potato", "cook purple potato in stove"} <= context.rewarded_actions
     # an existing bank is never written over; a bad seed range names the fix
     with pytest.raises(SystemExit):

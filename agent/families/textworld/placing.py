@@ -1,8 +1,8 @@
 """Placing policies for TextWorld-style games: put an object where an alike one earned points (analogy), or, for
 an object memory cannot place, where the most alike objects went (likeness).
 
-Both read the family's action grammar (:mod:`agent.families.textworld`); they are on in a bench when the
-registry lists them and ``ActorConfig.place_by_analogy`` / ``place_by_likeness`` are set.
+Both read the family's action grammar; they are on when the plug-in is (:func:`agent.families.registry.
+policies_for`) and ``ActorConfig.place_by_analogy`` / ``place_by_likeness`` are set.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from agent.core.state import ActorConfig, ActorState, Decision
 from agent.families.textworld.analogy import analogous, grounds
 from agent.families.textworld.likeness import guess, take_back
+from agent.families.textworld.recalled import recalled
 
 ALIKE_TAG = "a like object went there in similar tasks"
 
@@ -47,7 +48,7 @@ class PlaceByLikeness:
     def choose(self, state: ActorState, options: Sequence[str], untried: Sequence[str],
                config: ActorConfig) -> Decision | None:  # fmt: skip
         """Taking back a wrong guess, else the next guess, else None."""
-        likeness = state.context.likeness
+        likeness = recalled(state.context).likeness
         if not (config.place_by_likeness and likeness):
             return None
         last = state.history[-1] if state.history else None
