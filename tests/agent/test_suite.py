@@ -57,6 +57,8 @@ def test_suite_runs_members_and_tables_them_side_by_side(tmp_path: Path) -> None
     assert 0 < general["summaries"]["full"]["memory_share"] < 1  # retrieval and valuation, timed per episode
     table = (tmp_path / "suite.md").read_text()
     assert "| twx-twc (medium) | none | 2 |" in table and "| twx-twc+textworld (medium) | textworld | 2 |" in table
+    assert "## Cost per episode" in table and table.count(" calls, ") >= 4  # none, full, full-model, rules: the model
+    assert "- twx-twc: general `full`" in table and "(same seeds)" in table  # against the plug-in, on the same tasks
     assert json.loads((tmp_path / "suite.json").read_text())["config"]["only"] == ["twx-twc"]
     assert (tmp_path / "suite.png").stat().st_size > 5000
 
