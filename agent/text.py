@@ -1,9 +1,11 @@
-"""Small text helpers every layer of the agent shares: shortening for prompts and terminals, and the words
-that carry no content in game prose."""
+"""Small text helpers every layer of the agent shares: shortening for prompts and terminals, the words that carry
+no content in game prose, and the English reading of what an action acts on."""
 
 from __future__ import annotations
 
 import re
+
+from envs.shortlist import after_verb
 
 FILLER = frozenset(
     {"the", "and", "you", "your", "that", "this", "with", "are", "there", "has", "have", "also", "see", "part",
@@ -15,6 +17,9 @@ FILLER = frozenset(
 ARTICLES = ("the", "some", "a", "an")
 """Articles before an object in game text ("the pork chop", "some milk")."""
 
+OBJECT_PREPOSITIONS = ("in", "on", "into", "onto", "from", "with", "to")
+"""English words that end the thing an action acts on ("cook pork chop in toaster", "take apple from fridge")."""
+
 
 def content_words(text: str) -> set[str]:
     """Lower-case words of three letters or more, without :data:`FILLER`."""
@@ -25,6 +30,17 @@ def first_words(text: str, words: int = 40) -> str:
     """The first ``words`` words of ``text``, with " …" when some were cut (for memories and prompts)."""
     parts = text.split()
     return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
+
+
+def split_at(words: str, prepositions: tuple[str, ...]) -> list[str]:
+    """``words`` split once at the first of ``prepositions`` ("white onion in fridge" → ["white onion", "fridge"])."""
+    return re.split(rf" (?:{'|'.join(prepositions)}) ", words, maxsplit=1)
+
+
+def action_object(action: str) -> str:
+    """The thing an action acts on: the words after its verb (:func:`envs.shortlist.after_verb`) before any of
+    :data:`OBJECT_PREPOSITIONS` ("cook pork chop in toaster" → "pork chop", "pick up seed" → "seed")."""
+    return split_at(after_verb(action), OBJECT_PREPOSITIONS)[0].strip()
 
 
 def clip(text: str, width: int = 90) -> str:

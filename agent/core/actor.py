@@ -128,7 +128,7 @@ class Actor:
         if self.config.keep_earned:
             hidden |= self.family.undoing(state, shown) - context.rewarded_actions
         if self.config.hide_idle_verbs and state.idle_verbs:
-            hidden |= {a for a in shown if verb_of(a) in state.idle_verbs and a not in state.context.rewarded_actions}
+            hidden |= {a for a in shown if verb_of(a) in state.idle_verbs and a not in context.rewarded_actions}
         fresh = [a for a in shown if a not in hidden]
         return fresh or shown
 

@@ -21,9 +21,6 @@ from memory import MemoryBank
 class Family(Protocol):
     """Hooks where a family plug-in replaces the general agent's judgement; :class:`General` is the default."""
 
-    name: str
-    """The plug-in's name in ``ActorConfig.families`` ("none" for the general agent)."""
-
     def held_back(self, state: ActorState, shown: Sequence[str]) -> set[str]:
         """Offered actions to leave out beside memory's penalised ones (``ActorConfig.hide_penalised``)."""
         ...
@@ -65,8 +62,6 @@ class Family(Protocol):
 class General:
     """The general agent: an action is spent only in the state it changed nothing in, nothing is held back or
     kept beyond what memory values, and episodes leave no family meta."""
-
-    name = "none"
 
     def held_back(self, state: ActorState, shown: Sequence[str]) -> set[str]:
         """Nothing."""

@@ -12,15 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from agent.text import ARTICLES
+from agent.text import ARTICLES, OBJECT_PREPOSITIONS, action_object
 from envs.shortlist import after_verb, verb_of
 from memory.base import MemoryRecord
 
 _TOKENS = re.compile(r"[a-z0-9][a-z0-9'-]*|[^\sa-z0-9]")
-_PREPOSITIONS = ("in", "on", "into", "onto", "from", "with", "to")
-"""English words that end the thing an action or a rule acts on ("cook pork chop in toaster")."""
 _ARTICLES = frozenset({*ARTICLES, "your", "any"})
-_ENDS_OBJECT = frozenset({*_PREPOSITIONS, "at", "under", "and", "or", "then", "when", "if", "before", "after",
+_ENDS_OBJECT = frozenset({*OBJECT_PREPOSITIONS, "at", "under", "and", "or", "then", "when", "if", "before", "after",
                           "until", "so", "but", "because", "first", "again", "once", "while", "by", "for", "of", "as",
                           "than", "also", "only"})  # fmt: skip
 _NOT_A_THING = frozenset({"it", "them", "this", "that", "these", "those", "everything", "all", "anything",
@@ -38,11 +36,6 @@ def evidence_actions(records: Iterable[MemoryRecord]) -> list[str]:
         if record.meta.get("action"):
             actions.append(str(record.meta["action"]).strip())
     return list(dict.fromkeys(a.lower() for a in actions))
-
-
-def _object_of(action: str) -> str:
-    """The words an action acts on: after its verb phrase, before the first of :data:`_PREPOSITIONS`."""
-    return re.split(rf" (?:{'|'.join(_PREPOSITIONS)}) ", after_verb(action), maxsplit=1)[0].strip()
 
 
 def _object_after(tokens: Sequence[str], start: int) -> list[str]:
@@ -63,7 +56,7 @@ def untaken_action(text: str, actions: Sequence[str], mentioned: Iterable[str] =
     and cooked with the stove); None when there is none.
 
     A thing matches an action's object by its last word ("take the wing" is ``take chicken wing``)."""
-    done = {(verb_of(a), _object_of(a)) for a in actions if " " in a}
+    done = {(verb_of(a), action_object(a)) for a in actions if " " in a}
     verbs = {verb for verb, _ in done}
     known = set(mentioned) | {w for a in actions for w in _TOKENS.findall(after_verb(a))}
     tokens = _TOKENS.findall(text.lower())

@@ -90,7 +90,7 @@ def retrieve_context(
     plan = {MemoryKind.EXPERIENCE: 6, MemoryKind.FACT: 40, MemoryKind.INSIGHT: 5, MemoryKind.REFLECTION: 3}
     good: list[FactRow] = []
     bad: list[FactRow] = []
-    valued: list[Fact] = []
+    fact_hits: list[tuple[str, str, Mapping[str, object]]] = []
     for kind in kinds:
         if kind not in plan:
             continue
@@ -108,8 +108,7 @@ def retrieve_context(
             elif kind is MemoryKind.FACT:
                 reward = fact_reward(hit.record)
                 action, enabled = str(meta.get("action", "")), str(meta.get("enabled") or "")
-                if (fact := fact_of(hit.id, hit.record.text, meta)) is not None:
-                    valued.append(fact)
+                fact_hits.append((hit.id, hit.record.text, meta))
                 row = (hit.id, hit.record.text, action, enabled)
                 if meta.get("fatal") or reward < 0:
                     bad.append(row)
@@ -126,7 +125,10 @@ def retrieve_context(
                       reflections=tuple(same_task_reflections), ids=tuple(ids))  # fmt: skip
     grouped = family.recall(bank, found, seen=in_view, avoid=frozenset(avoid), record=record,
                             switches=switches or {})  # fmt: skip
-    return grouped if grouped is not None else _general_context(bank, found, valued, avoid, record)
+    if grouped is not None:
+        return grouped
+    valued = [fact for hit in fact_hits if (fact := fact_of(*hit)) is not None]  # read only on the general path
+    return _general_context(bank, found, valued, avoid, record)
 
 
 def _general_context(bank: MemoryBank, found: Retrieved, valued: list[Fact], avoid: Iterable[str],

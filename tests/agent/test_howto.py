@@ -12,12 +12,12 @@ import envs
 from agent.core.episode import replay_actions
 from agent.core.state import ActorState
 from agent.core.trajectory import StepRecord
-from agent.families.textworld.grammar import action_object
 from agent.families.textworld.howto import HowTo, apply, how_done, instructed_objects, template_of
 from agent.families.textworld.plugin import TextWorld
 from agent.families.textworld.recalled import recalled
 from agent.learning.experience import experience_inputs
 from agent.learning.recall import retrieve_context
+from agent.text import action_object
 from memory import MemoryBank, MemoryConfig, MemoryKind
 from tests.conftest import Embed
 from tests.fakes import ScriptedChatModel, memory_actor

@@ -7,9 +7,9 @@ too; what taking and placing mean, and how an action splits at its prepositions,
 
 from __future__ import annotations
 
-import re
 from typing import NamedTuple
 
+from agent.text import split_at
 from envs.shortlist import after_verb, verb_of
 
 PLACING = frozenset({"put", "put down", "drop", "place", "insert"})
@@ -18,19 +18,6 @@ TAKING = frozenset({"take", "pick up", "get"})
 """Verb phrases that take an object."""
 PLACE_PREPOSITIONS = ("in", "on", "into", "onto")
 """Words between a placed object and its place."""
-OBJECT_PREPOSITIONS = (*PLACE_PREPOSITIONS, "from", "with", "to")
-"""Words that end an action's object ("cook pork chop in toaster", "take apple from fridge")."""
-
-
-def split_at(words: str, prepositions: tuple[str, ...]) -> list[str]:
-    """``words`` split once at the first of ``prepositions`` ("white onion in fridge" → ["white onion", "fridge"])."""
-    return re.split(rf" (?:{'|'.join(prepositions)}) ", words, maxsplit=1)
-
-
-def action_object(action: str) -> str:
-    """The object of an action: the words after its verb (:func:`envs.shortlist.after_verb`) before any of
-    :data:`OBJECT_PREPOSITIONS` ("cook pork chop in toaster" → "pork chop", "pick up seed" → "seed")."""
-    return split_at(after_verb(action), OBJECT_PREPOSITIONS)[0].strip()
 
 
 class Placing(NamedTuple):

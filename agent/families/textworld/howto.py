@@ -19,8 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from agent.families.textworld.grammar import action_object
-from agent.text import ARTICLES
+from agent.text import ARTICLES, action_object
 from envs.shortlist import verb_of
 
 _ARTICLES = "(?:" + "|".join(f"{a} " for a in ARTICLES) + ")"

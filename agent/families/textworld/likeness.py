@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from agent.families.textworld.analogy import states
-from agent.families.textworld.grammar import TAKING, Placing, action_object, placing
+from agent.families.textworld.grammar import TAKING, Placing, placing
+from agent.text import action_object
 from envs.shortlist import after_verb, verb_of
 
 Embed = Callable[[list[str]], np.ndarray]

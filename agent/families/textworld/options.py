@@ -7,7 +7,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 from agent.core.trajectory import Episode, StepRecord
-from agent.families.textworld.grammar import PLACING, TAKING, action_object
+from agent.families.textworld.grammar import PLACING, TAKING
+from agent.text import action_object
 from envs.shortlist import after_verb, verb_of
 
 
@@ -32,7 +33,7 @@ def undoing_actions(history: Sequence[StepRecord], actions: Sequence[str], *, ta
     """The ``actions`` that would undo what a step of ``history`` earned: letting go of an object a step earned
     points making or processing ("prepare meal" → "put meal in dishwasher", "cook carrot in oven" → "drop
     carrot"), or taking back one a step earned points placing ("put apple in fridge" → "take apple from
-    fridge"). Taking is such a step only with ``takes_are_kept`` (``MemoryContext.takes_are_kept``): where placing
+    fridge"). Taking is such a step only with ``takes_are_kept`` (``TextWorldRecall.takes_are_kept``): where placing
     pays (twc) a taken object is meant to be put somewhere; where it never pays (cookingworld), it is kept."""
     held: set[str] = set()
     placed: set[str] = set()

@@ -10,11 +10,11 @@ from agent.core.context import MemoryContext, Retrieved
 from agent.core.state import ActorState
 from agent.core.trajectory import Episode, StepRecord
 from agent.families.textworld import howto
-from agent.families.textworld.grammar import PLACING, action_object
+from agent.families.textworld.grammar import PLACING
 from agent.families.textworld.options import kept_steps, spent_actions, undoing_actions
 from agent.families.textworld.recall import textworld_context
 from agent.families.textworld.recalled import recalled
-from agent.text import first_words
+from agent.text import action_object, first_words
 from envs.shortlist import verb_of
 from memory import MemoryBank
 
@@ -22,8 +22,6 @@ from memory import MemoryBank
 class TextWorld:
     """Spent actions by what their verbs act on, no undoing of what was earned, instructions that decide how an
     object is processed, and the objects won games held to the end."""
-
-    name = "textworld"
 
     def held_back(self, state: ActorState, shown: Sequence[str]) -> set[str]:
         """Actions fitting a way of processing that waits for an instruction naming their object."""

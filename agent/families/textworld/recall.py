@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from agent.core.context import MemoryContext, Retrieved
 from agent.families.textworld import howto
 from agent.families.textworld.facts import earned_anywhere, howto_facts, ids_by_action, kept_facts, placing_never_paid
-from agent.families.textworld.grammar import action_object
 from agent.families.textworld.likeness import Likeness
 from agent.families.textworld.recalled import TextWorldRecall
 from agent.learning.recall import FACT_QUOTAS
+from agent.text import action_object
 from memory import MemoryBank, MemoryKind
 
 
