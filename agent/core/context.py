@@ -33,6 +33,9 @@ class MemoryContext:
     """Actions that earned reward in similar tasks; listed first and tagged when they are valid now."""
     penalised_actions: frozenset[str] = frozenset()
     """Actions that lost points in similar tasks; listed last and tagged."""
+    undoes: tuple[tuple[str, str], ...] = ()
+    """(an action that earned points, a step that undid it) pairs memory recorded in similar tasks
+    (:mod:`agent.core.undo`)."""
     family: object = None
     """What a family plug-in's recall added, read only by that plug-in (:mod:`agent.families`); None for the
     general agent."""
@@ -67,13 +70,15 @@ class Retrieved:
     good: tuple[FactRow, ...] = ()
     """Facts of actions that earned points or were needed before one that did, best first."""
     bad: tuple[FactRow, ...] = ()
-    """Facts of actions that lost points or ended the game, best first."""
+    """Facts of actions that lost points, ended the game or undid a rewarded action, best first."""
     examples: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     reflections: tuple[str, ...] = ()
     ids: tuple[str, ...] = ()
     """Ids of the examples, rules and notes."""
+    undoes: tuple[tuple[str, str], ...] = ()
+    """(undone, undoer) pairs of the facts in ``bad`` that record a step undoing a rewarded action."""
 
 
 def with_values(context: MemoryContext, values: Mapping[str, Value], threshold: float) -> MemoryContext:

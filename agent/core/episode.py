@@ -27,6 +27,7 @@ from agent.core.family import Family
 from agent.core.options import pick_untried
 from agent.core.state import ActorState, Decision
 from agent.core.trajectory import Episode, StepRecord, mark_unlocked
+from agent.core.undo import undone_by
 from agent.errors import ComponentError
 from agent.text import content_words
 from envs.base import Env, StepResult
@@ -116,9 +117,10 @@ def replay_actions(env: Env, seed: int, actions: Sequence[str] | None = None, *,
         before.append(valid)
         valid = frozenset(result.valid_actions)
         after.append(valid)
+        undid = undone_by(action, result.reward, before[-1], valid, episode.steps)
         episode.steps.append(StepRecord(action=action, observation=result.observation, reward=result.reward,
                                         score=result.score, invalid=bool(result.info.get("invalid_action")),
-                                        source="gold" if gold else "script"))  # fmt: skip
+                                        source="gold" if gold else "script", undid=undid))  # fmt: skip
         episode.score, episode.success = result.score, result.success
         if result.done:
             episode.stop_reason = "terminated" if result.terminated else "truncated"
@@ -215,11 +217,13 @@ def run_episode(
             break
         invalid = bool(result.info.get("invalid_action"))
         counters.invalid_actions += int(invalid)
+        undid = () if invalid else undone_by(decision.action, result.reward, valid, result.valid_actions,
+                                              episode.steps)  # fmt: skip
         episode.steps.append(
             StepRecord(
                 action=decision.action, observation=result.observation, thought=decision.thought,
                 reward=result.reward, score=result.score, invalid=invalid, source=decision.source,
-                error=decision.error,
+                error=decision.error, undid=undid,
             )  # fmt: skip
         )
         episode.score, episode.success = result.score, result.success

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from agent.core.context import MemoryContext, Retrieved
 from agent.core.state import ActorState
 from agent.core.trajectory import Episode, StepRecord
+from agent.core.undo import undoing
 from memory import MemoryBank
 
 
@@ -46,6 +47,10 @@ class Family(Protocol):
         """Unrewarded steps of ``episode`` whose result was held to the end → what was held."""
         ...
 
+    def undoing_steps(self, episode: Episode) -> dict[int, str]:
+        """Steps of ``episode`` remembered as having undone a rewarded action → that action."""
+        ...
+
     def recall(self, bank: MemoryBank, found: Retrieved, *, seen: str, avoid: frozenset[str], record: bool,
                switches: Mapping[str, bool]) -> MemoryContext | None:  # fmt: skip
         """The context of one episode from what retrieval ``found`` (``seen``: every text the episode showed so far;
@@ -60,8 +65,9 @@ class Family(Protocol):
 
 
 class General:
-    """The general agent: an action is spent only in the state it changed nothing in, nothing is held back or
-    kept beyond what memory values, and episodes leave no family meta."""
+    """The general agent: an action is spent only in the state it changed nothing in, what is held back is what
+    memory values as lost and what would undo a step that earned points (told by the valid actions it brings back),
+    and episodes leave no family meta."""
 
     def held_back(self, state: ActorState, shown: Sequence[str]) -> set[str]:
         """Nothing."""
@@ -72,8 +78,11 @@ class General:
         return set(state.spent_here)
 
     def undoing(self, state: ActorState, shown: Sequence[str]) -> set[str]:
-        """Nothing: the general agent has no notion of undoing yet."""
-        return set()
+        """Offered actions like a step that undid an action of the same kind, in memory or in this episode, while
+        this episode holds what its own rewarded actions earned (:func:`agent.core.undo.undoing`), except those memory
+        values as good."""
+        good = {a for a, v in state.values.items() if v.score > 0}
+        return undoing(shown, state.valid_actions, state.history, state.context.undoes) - good
 
     def step_meta(self, step: StepRecord, seen: str, *, fatal: bool) -> dict[str, Any]:
         """Nothing beyond the general meta."""
@@ -87,6 +96,11 @@ class General:
     def kept_steps(self, episode: Episode) -> dict[int, str]:
         """None."""
         return {}
+
+    def undoing_steps(self, episode: Episode) -> dict[int, str]:
+        """Steps of a lost episode that undid a rewarded action and were never made up for
+        (:meth:`agent.core.trajectory.Episode.undoing_steps`)."""
+        return episode.undoing_steps()
 
     def recall(self, bank: MemoryBank, found: Retrieved, *, seen: str, avoid: frozenset[str], record: bool,
                switches: Mapping[str, bool]) -> MemoryContext | None:  # fmt: skip

@@ -38,6 +38,9 @@ class StepRecord:
     unlocked: tuple[str, ...] = ()
     """Actions valid after this step, not before it, that the episode took later: what the step made possible
     ("take knife" offers "slice yellow potato"), whatever the game's grammar (:func:`mark_unlocked`)."""
+    undid: tuple[str, ...] = ()
+    """Earlier rewarded actions of the episode this step made valid again: what it undid
+    (:func:`agent.core.undo.undone_by`)."""
 
 
 def mark_unlocked(steps: Sequence[StepRecord], before: Sequence[frozenset[str]],
@@ -167,6 +170,17 @@ class Episode:
                 enabled.setdefault(i, step.action)
         return enabled
 
+    def undoing_steps(self) -> dict[int, str]:
+        """Steps of a lost episode that undid a rewarded action (``StepRecord.undid``) with nothing earned after
+        them → what they undid: a loss of progress the episode never made up, not a detour on the way to more."""
+        if self.success:
+            return {}
+        out: dict[int, str] = {}
+        for i, step in enumerate(self.steps):
+            if step.undid and step.reward <= 0 and not any(s.reward > 0 for s in self.steps[i + 1 :]):
+                out[i] = step.undid[0]
+        return out
+
     def essential_actions(self) -> list[str]:
         """The rewarded actions and the steps that enabled them, in order: a solved episode without its detours."""
         enabled = self.enabling_steps()
@@ -198,6 +212,7 @@ class Episode:
     def from_dict(cls, data: dict[str, Any]) -> Episode:
         """Rebuild an episode saved with :meth:`to_dict`."""
         data = dict(data)
-        data["steps"] = [StepRecord(**{**s, "unlocked": tuple(s.get("unlocked", ()))}) for s in data.get("steps", [])]
+        data["steps"] = [StepRecord(**{**s, **{k: tuple(s.get(k, ())) for k in ("unlocked", "undid")}})
+                         for s in data.get("steps", [])]  # fmt: skip
         data["counters"] = Counters(**data.get("counters", {}))
         return cls(**data)

@@ -14,6 +14,7 @@ from agent.core.state import ActorConfig
 from agent.families.textworld.placing import PlaceByAnalogy, PlaceByLikeness
 from agent.families.textworld.plugin import TextWorld
 from agent.policies.memory import FollowMemory
+from agent.policies.retake import Retake
 from agent.policies.valued import FollowValue
 
 
@@ -24,10 +25,11 @@ def family_for(families: Iterable[str]) -> Family:
 
 def policies_for(families: Iterable[str]) -> tuple[ActionPolicy, ...]:
     """The memory policies: with ``textworld``, today's TextWorld agent (follow memory's rewarded actions, then
-    place by analogy and by likeness); with none, only the general :class:`FollowValue`."""
+    place by analogy and by likeness); with none, the general ones: take again what a step undid (:class:`Retake`),
+    then follow value (:class:`FollowValue`)."""
     if "textworld" in tuple(families):
         return (FollowMemory(), PlaceByAnalogy(), PlaceByLikeness())
-    return (FollowValue(),)
+    return (Retake(), FollowValue())
 
 
 def build_actor(chat: BaseChatModel, config: ActorConfig) -> Actor:

@@ -104,11 +104,14 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
                       **({"fatal": True} if fatal else {}), **how_meta},
             )  # fmt: skip
         )
-    # steps that earned nothing themselves: what enabled a rewarded action, and what a won game held to the end
+    # steps that earned nothing themselves: what enabled a rewarded action, what a won game held to the end, and
+    # what undid a rewarded action in a lost one
     quiet = [(index, f"→ needed before {target} (earned points)", 0.7, {"enabled": target})
              for index, target in sorted(family.enabling_steps(episode).items())]
     quiet += [(index, "→ kept until the game was won", 0.6, {"kept": obj})
               for index, obj in sorted(family.kept_steps(episode).items())]
+    quiet += [(index, f"→ undid {target}, which had earned points (nothing was earned after)", 0.6, {"undid": target})
+              for index, target in sorted(family.undoing_steps(episode).items())]
     for index, says, importance, extra in quiet:
         action = episode.steps[index].action
         if action in seen:

@@ -90,6 +90,7 @@ def retrieve_context(
     plan = {MemoryKind.EXPERIENCE: 6, MemoryKind.FACT: 40, MemoryKind.INSIGHT: 5, MemoryKind.REFLECTION: 3}
     good: list[FactRow] = []
     bad: list[FactRow] = []
+    undoes: list[tuple[str, str]] = []
     fact_hits: list[tuple[str, str, Mapping[str, object]]] = []
     for kind in kinds:
         if kind not in plan:
@@ -110,8 +111,10 @@ def retrieve_context(
                 action, enabled = str(meta.get("action", "")), str(meta.get("enabled") or "")
                 fact_hits.append((hit.id, hit.record.text, meta))
                 row = (hit.id, hit.record.text, action, enabled)
-                if meta.get("fatal") or reward < 0:
+                if meta.get("fatal") or reward < 0 or meta.get("undid"):
                     bad.append(row)
+                    if meta.get("undid"):
+                        undoes.append((str(meta["undid"]), action))
                 elif enabled or reward > 0:
                     good.append(row)
                 continue
@@ -122,7 +125,7 @@ def retrieve_context(
             ids.append(hit.id)
     found = Retrieved(namespace=namespace, facts_on=MemoryKind.FACT in kinds, good=tuple(good), bad=tuple(bad),
                       examples=tuple(examples), rules=tuple(rules), notes=tuple(notes),
-                      reflections=tuple(same_task_reflections), ids=tuple(ids))  # fmt: skip
+                      reflections=tuple(same_task_reflections), ids=tuple(ids), undoes=tuple(undoes))  # fmt: skip
     grouped = family.recall(bank, found, seen=in_view, avoid=frozenset(avoid), record=record,
                             switches=switches or {})  # fmt: skip
     if grouped is not None:
@@ -146,5 +149,6 @@ def _general_context(bank: MemoryBank, found: Retrieved, valued: list[Fact], avo
     return MemoryContext(
         facts=tuple(facts), rules=found.rules, examples=found.examples, reflections=found.reflections,
         similar_notes=found.notes, penalised_actions=frozenset(avoid), memory_ids=tuple(dict.fromkeys(ids)),
+        undoes=found.undoes,
         valuer=ActionValues(valued, bank.embed) if valued else None,
     )  # fmt: skip

@@ -113,7 +113,7 @@ def test_values_tag_and_ground_the_context() -> None:
 
 
 def test_the_plugin_switch_chooses_the_policies() -> None:
-    assert [type(p).__name__ for p in policies_for(())] == ["FollowValue"]
+    assert [type(p).__name__ for p in policies_for(())] == ["Retake", "FollowValue"]
     assert [type(p).__name__ for p in policies_for(("textworld",))] == [
         "FollowMemory", "PlaceByAnalogy", "PlaceByLikeness"]  # fmt: skip
 

@@ -57,6 +57,10 @@ class TextWorld:
         """Takes of a won game held to the end (:func:`kept_steps`)."""
         return kept_steps(episode)
 
+    def undoing_steps(self, episode: Episode) -> dict[int, str]:
+        """None: the plug-in tells undoing by its verbs (:meth:`undoing`), not from memory."""
+        return {}
+
     def recall(self, bank: MemoryBank, found: Retrieved, *, seen: str, avoid: frozenset[str], record: bool,
                switches: Mapping[str, bool]) -> MemoryContext | None:  # fmt: skip
         """Facts about objects in view tag actions, instructions decide processing, kept objects stay held
