@@ -148,6 +148,10 @@ def resolve_params(game: str, preset: str, overrides: Mapping[str, Any]) -> dict
     return params
 
 
+GOLD_SEARCH_NODES = 2000
+"""States a search for the shortest coin path visits at most before keeping the simulator's own path."""
+
+
 def params_string(params: Mapping[str, int]) -> str:
     """The simulator's ``gameParams`` string, e.g. ``"numLocations=1,includeDoors=0"``.
 
@@ -218,6 +222,8 @@ class TextWorldExpressEnv(Adapter):
             self.close()
             raise EnvUsageError(f"TextWorldExpress rejected the parameters for {self.env_id}: {exc}") from exc
         self._infos: dict[str, Any] = {}
+        self._taken: list[str] = []  # the actions of the episode in progress, to restore it after a gold search
+        self._canonical: dict[int, list[str]] = {}
 
     @property
     def raw(self) -> Any:
@@ -249,15 +255,54 @@ class TextWorldExpressEnv(Adapter):
     def _start(self, seed: int) -> Frame:
         obs, infos = self._env.reset(seed=seed, gameFold=self.split, generateGoldPath=self.split == "train")
         self._infos = infos
+        self._taken = []
         return self._frame(obs, infos)
 
     def _act(self, action: str) -> Frame:
         obs, _reward, _done, infos = self._env.step(action)
         self._infos = infos
+        self._taken.append(action)
         return self._frame(obs, infos)
 
     def _gold(self) -> list[str]:
-        return [str(a) for a in self._env.getGoldActionSequence()]
+        gold = [str(a) for a in self._env.getGoldActionSequence()]
+        if self.game != "coin" or self.seed is None:
+            return gold
+        if self.seed not in self._canonical:  # the simulator's coin path is a random walk, another at each reset
+            self._canonical[self.seed] = self._shortest(self.seed, gold)
+            self._restore(self.seed)
+        return list(self._canonical[self.seed])
+
+    def _replay(self, seed: int, actions: Sequence[str]) -> tuple[str, dict[str, Any]]:
+        obs, infos = self._env.reset(seed=seed, gameFold=self.split, generateGoldPath=False)
+        for action in actions:
+            obs, _reward, _done, infos = self._env.step(action)
+        return str(obs), infos
+
+    def _restore(self, seed: int) -> None:
+        """Bring the simulator back to the episode in progress after a search reset it."""
+        _, self._infos = self._replay(seed, self._taken)
+
+    def _shortest(self, seed: int, gold: Sequence[str], limit: int = GOLD_SEARCH_NODES) -> list[str]:
+        """The shortest winning sequence of valid actions (breadth first, actions in sorted order, so the same for
+        every run), or ``gold`` itself when none is found within ``limit`` states."""
+        start_obs, start = self._replay(seed, [])
+        frontier: list[list[str]] = [[]]
+        seen = {(start_obs, tuple(sorted(start.get("validActions", ()))))}
+        while frontier and len(seen) < limit:
+            following: list[list[str]] = []
+            for path in frontier:
+                _, infos = self._replay(seed, path)
+                for action in sorted(set(infos.get("validActions", ())) - {""}):
+                    obs, after = self._replay(seed, [*path, action])
+                    if after.get("tasksuccess"):
+                        return [*path, action]
+                    key = (obs, tuple(sorted(after.get("validActions", ()))))
+                    if key not in seen and not after.get("taskfailure"):
+                        seen.add(key)
+                        following.append([*path, action])
+            frontier = following
+        return list(gold)
 
     def close(self) -> None:
         """Shut the JVM down (idempotent)."""

@@ -12,7 +12,7 @@ from agent.core.context import MemoryContext
 from agent.core.episode import replay_actions, run_episode
 from agent.core.state import ActorConfig, ActorState
 from agent.core.trajectory import StepRecord
-from agent.core.undo import about_same, predicts, undone_by, undoing
+from agent.core.undo import about_same, predicts, undoing, undone_by
 from agent.learning.experience import experience_inputs
 from agent.learning.recall import retrieve_context
 from memory import MemoryBank, MemoryConfig, MemoryKind

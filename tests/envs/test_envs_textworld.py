@@ -79,6 +79,18 @@ def test_gold_replay_reaches_success(make_twx: Maker, game: str, preset: str) ->
         assert res is not None and res.success and res.terminated and res.score == 1.0
 
 
+def test_the_coin_gold_path_is_the_same_every_run_and_leaves_the_episode_as_it_was() -> None:
+    """The simulator's coin path is a random walk, another at each reset: corrections and replays would differ."""
+    paths = []
+    for _ in range(2):
+        with envs.make("twx-coin", split="train", preset="medium") as env:
+            env.reset(seed=302)
+            moved = env.step("look around").observation
+            paths.append(env.gold_actions())
+            assert env.step("look around").observation == moved  # the episode in progress was restored
+    assert paths[0] == paths[1] == ["move west", "open door to west", "move west", "take coin"]
+
+
 def test_gold_refused_on_held_out_splits(make_twx: Maker) -> None:
     env = make_twx("twc", "test")
     env.reset(seed=20000)
