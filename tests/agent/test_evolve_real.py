@@ -141,3 +141,22 @@ def test_real_model_without_plugins_acts_on_valued_memory(tmp_path: Path, small_
     assert not any(r.meta.get("kept") or r.meta.get("how") for r in facts.values())  # the plug-in's facts
     grounded = {str(facts[i].meta.get("action")) for i in full.memory_ids if i in facts}
     assert any(s.action in grounded for s in memory_steps)  # the facts behind memory's steps are credited
+
+
+def test_real_model_runs_a_suite_member_and_tables_it(tmp_path: Path, small_llm: object) -> None:
+    """The suite end to end with the real small model, real memory and the real environment, on its quickest member
+    (one-step reasoning-gym answers): every ablation played on the same held-out task, the commit recorded."""
+    from agent.bench.suite import SuiteConfig, run_suite
+
+    def run(config: BenchConfig, directory: Path) -> dict[str, object]:
+        return run_bench(LLMConfig(backend="local-small"), config, directory, chat=small_llm)  # type: ignore[arg-type]
+
+    suite = run_suite(SuiteConfig(train=1, test=1, only=("rg-leg_counting",)), tmp_path, run)
+    (row,) = suite["members"]
+    assert row["complete"] and row["code"] and row["families"] == []
+    assert set(row["summaries"]) == {"none", "full", "full-model", "rules", "random"}
+    played = [e for e in RunLog.open(tmp_path / "rg-leg_counting" / "episodes.jsonl").episodes if e.split != "x"]
+    assert {e.tag for e in played} >= {"train", "in/none", "in/full", "in/full-model", "in/rules"}
+    assert len({e.seed for e in played if e.tag.startswith("in/")}) == 1  # the same held-out task for each
+    assert sum(e.counters.llm_calls for e in played if e.tag == "in/rules") == 0  # no model in rules-only
+    assert "| rg-leg_counting (easy) | none | 1 |" in (tmp_path / "suite.md").read_text()
