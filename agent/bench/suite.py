@@ -182,8 +182,10 @@ def _cell(summary: dict[str, Any] | None) -> str:
 def _cost(summary: dict[str, Any] | None) -> str:
     if summary is None:
         return "–"
+    share = summary.get("memory_share", 0.0)  # of an episode's time; with no model (rules, random) it is most of it
     return (f"{summary['seconds_per_episode']:.0f} s, {summary['llm_calls_per_episode']:.1f} calls, "
-            f"{summary['tokens_per_episode']:.0f} tok, memory {summary.get('memory_share', 0.0):.1%}")  # fmt: skip
+            f"{summary['tokens_per_episode']:.0f} tok, memory {share * summary['seconds_per_episode']:.2f} s "
+            f"({share:.1%})")  # fmt: skip
 
 
 def _paired(row: dict[str, Any] | None) -> str:
@@ -226,7 +228,9 @@ def suite_table(rows: Sequence[dict[str, Any]]) -> str:
                      + f" | {_paired(row['full_vs_none'])} | {_paired(row['full_vs_rules'])} |")  # fmt: skip
     lines += ["", "st: steps per episode. +h/−k: held-out tasks `full` solved and the other failed / the reverse "
               "(exact two-sided sign test). Members with plug-ins run `full` only, on the same seeds.", "",
-              "## Cost per episode (seconds, model calls, tokens, memory's share of the time)", "",
+              "## Cost per episode", "",
+              "Seconds, model calls, tokens, and the seconds spent retrieving and valuing memory with their share of "
+              "the episode's time (without a model, in `rules` and random, memory is most of an episode's time).", "",
               "| member | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]  # fmt: skip
     for row in rows:
         lines.append(f"| {row['member']} | " + " | ".join(_cost(row["summaries"].get(n)) for n in names) + " |")

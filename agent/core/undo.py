@@ -5,10 +5,10 @@ it, and the step is about the same thing (it says more than half of the rewarded
 dishwasher" after "take red apple" earned points offers "take red apple" again. An action's first word is read as
 its command and the rest as what it acts on, the one convention of text-game commands this module uses: leaving a
 room the episode was rewarded for reaching is not about the same thing ("go to hallway" after "go to kitchen"), so
-a needed detour does not count. A remembered pair (what was undone, the step that undid it) predicts other undoing steps: the same step
-with the one span of words in which the rewarded actions differ swapped ("red apple" → "yellow potato"), or one that
-shares its beginning and differs from it in one span ("put yellow potato in fridge" like "put yellow potato in
-dishwasher").
+a needed detour does not count. A remembered pair (what was undone, the step that undid it) predicts other undoing
+steps: the same step with the one span of words in which the rewarded actions differ swapped ("red apple" → "yellow
+potato"), or one that shares its first word and differs from it in one span ("put yellow potato in fridge" like "put
+yellow potato in dishwasher").
 """
 
 from __future__ import annotations
