@@ -34,7 +34,7 @@ from agent.core.episode import Recall, replay_actions, run_episode
 from agent.core.runlog import RunLog
 from agent.core.trajectory import Episode
 from agent.errors import ModelOutputError
-from agent.learning.experience import experience_inputs, namespace_for, trial_losses
+from agent.learning.experience import experience_inputs, namespace_for, trial_gains, trial_losses
 from agent.learning.grounding import check_rule
 from agent.learning.recall import ABLATIONS, DECIDERS, retrieve_context
 from agent.learning.reflection import REFLECT_LOG, write_reflection
@@ -179,15 +179,20 @@ class Evolver:
         kinds = ABLATIONS[c.train_kinds]
         notes: list[str] = []
         lost: dict[str, str] = {}  # actions earlier trials lost with, and the line saying so
+        gained: dict[str, str] = {}  # and those they earned points with
         played: list[Episode] = []
         obs = self.env.reset(seed=seed)
         for trial in range(1, c.trials + 1):
-            # Reflexion, grounded: what earlier trials lost with comes first and is penalised (hidden from the
-            # list), then the model's own notes, which alone did not stop it repeating a fatal action
-            reflections = ([f"Earlier attempts: {'; '.join(lost.values())}"] if lost else []) + notes
+            # Reflexion, grounded: what earlier trials earned and lost with comes first, valued as memory would be
+            # (a loss hidden from the list), then the model's own notes, which alone did not stop it repeating a
+            # fatal action
+            gains = {a: line for a, line in gained.items() if a not in lost}
+            seen = [*gains.values(), *lost.values()]
+            reflections = ([f"Earlier attempts: {'; '.join(seen)}"] if seen else []) + notes
             retrieve = functools.partial(retrieve_context, self.bank, task=obs.task, namespace=self.namespace,
                                          kinds=kinds, record=True, same_task_reflections=tuple(reflections),
-                                         budget=c.memory_budget, avoid=tuple(lost), **self.recall_plugins())
+                                         budget=c.memory_budget, avoid=tuple(lost), earned=tuple(gains),
+                                         **self.recall_plugins())  # fmt: skip
             context = retrieve(observation=obs.text)
             samples = []
             for sample in range(c.samples):
@@ -206,6 +211,7 @@ class Evolver:
             if trial < c.trials:
                 for episode in samples:
                     lost.update(trial_losses(episode))
+                    gained.update(trial_gains(episode))
                 note = self._reflexion(best)
                 if note:
                     notes.append(note)

@@ -57,6 +57,12 @@ def trial_losses(episode: Episode) -> dict[str, str]:
             lost.setdefault(step.action, f"{step.action} → lost points")
     return lost
 
+def trial_gains(episode: Episode) -> dict[str, str]:
+    """What a failed trial earned points with, each with a line saying so ("take chicken wing → earned points"): at
+    the same task the same step earns again, so the next trial values it as memory would."""
+    return {step.action: f"{step.action} → earned points" for index, step in enumerate(episode.steps)
+            if step.reward > 0 and not step.invalid and not ended_the_game(episode, index)}  # fmt: skip
+
 def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = False, family: Family = GENERAL
                       ) -> list[MemoryInput]:  # fmt: skip
     """The memories one episode yields: its cleaned trajectory, its rewarded/penalised actions (with the reply

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from agent.core.context import FactRow, MemoryContext, Retrieved
 from agent.core.family import GENERAL, Family
@@ -64,6 +65,7 @@ def retrieve_context(
     budget: int = 700,
     seen: str | None = None,
     avoid: Iterable[str] = (),
+    earned: Iterable[str] = (),
     family: Family = GENERAL,
     switches: Mapping[str, bool] | None = None,
 ) -> MemoryContext:
@@ -76,6 +78,8 @@ def retrieve_context(
     has shown so far, against which a fact is judged on topic (a retrieval again mid-episode, after the
     fridge was opened, still knows what was in view at the start).
     ``avoid``: actions an earlier trial at this very task lost with; penalised whatever memory says.
+    ``earned``: actions an earlier trial at this very task earned points with; valued (the general agent) or
+    tagged (a plug-in) as earning, as a fact in memory would be.
     ``family``: the plug-in that groups what was found (its ``switches``: which of its recall options are on);
     the general agent's (:data:`agent.core.family.GENERAL`) shows the facts retrieved for this task and observation
     by relevance within the quotas, tags nothing with them, and makes them ``MemoryContext.valuer``, which values
@@ -128,9 +132,11 @@ def retrieve_context(
                       reflections=tuple(same_task_reflections), ids=tuple(ids), undoes=tuple(undoes))  # fmt: skip
     grouped = family.recall(bank, found, seen=in_view, avoid=frozenset(avoid), record=record,
                             switches=switches or {})  # fmt: skip
+    again = frozenset(earned) - frozenset(avoid)
     if grouped is not None:
-        return grouped
+        return replace(grouped, rewarded_actions=grouped.rewarded_actions | again) if again else grouped
     valued = [fact for hit in fact_hits if (fact := fact_of(*hit)) is not None]  # read only on the general path
+    valued += [Fact(action, 1.0) for action in sorted(again)]
     return _general_context(bank, found, valued, avoid, record)
 
 

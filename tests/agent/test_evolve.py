@@ -14,6 +14,7 @@ from agent.bench.config import BenchConfig
 from agent.bench.runner import run_bench
 from agent.bench.seeds import held_out, named_seeds, parse_seeds, training_seeds
 from agent.core.runlog import RunLog
+from agent.core.state import ActorConfig
 from agent.core.trajectory import Episode
 from agent.errors import UsageError
 from agent.learning.evolve import EvolutionConfig, weakest_task_type
@@ -267,9 +268,12 @@ def test_a_bench_saved_before_recalls_resumes_as_it_ran(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["bench"] == saved  # not overwritten
 
 
-def test_a_retry_avoids_what_ended_the_last_trial(tmp_path: Path) -> None:
+@pytest.mark.parametrize("families", [("textworld",), ()])
+def test_a_retry_avoids_what_ended_the_last_trial_and_retakes_what_earned(tmp_path: Path,
+                                                                          families: tuple[str, ...]) -> None:
     # cookingworld seed 0 says grill the chicken wing (toaster); cooking it in the oven ends the game. The
-    # second trial is told so first, and the oven is no longer offered
+    # second trial is told so first, the oven is no longer offered, and what the first earned with is taken again
+    # without the model (the plug-in's tag, or the general agent's value)
     with envs.make("twx-cookingworld", split="train", preset="easy") as cooking:
         cooking.reset(seed=0)
         gold = cooking.gold_actions() or []
@@ -289,13 +293,15 @@ def test_a_retry_avoids_what_ended_the_last_trial(tmp_path: Path) -> None:
 
     config = BenchConfig(env_id="twx-cookingworld", preset="easy", train=1, test=1, settings=(), ablations=(),
                          random_baseline=False, evolution=EvolutionConfig(trials=2, max_steps=20, reflect_every=0,
-                         forget_every=0, rationalize=False))  # fmt: skip
+                         forget_every=0, rationalize=False), actor=ActorConfig(families=families))  # fmt: skip
     run_bench(LLMConfig(backend="local-small"), config, tmp_path, chat=ScriptedChatModel().enqueue(*[policy] * 60))
     first, second = [e for e in RunLog.open(tmp_path / "episodes.jsonl").episodes if e.tag == "train"]
     assert first.steps[-1].action == "cook chicken wing in oven" and first.stop_reason == "terminated"
     assert not first.success and second.success
+    assert "take chicken wing" in [s.action for s in second.steps if s.source == "memory"]
     retry = prompts[len(first.steps):]
-    assert "Earlier attempts: cook chicken wing in oven → ended the game (lost)" in retry[0]
+    assert ("Earlier attempts: take chicken wing → earned points; cook chicken wing in oven → ended the game (lost)"
+            in retry[0])
     assert retry[0].index("Earlier attempts") < retry[0].index("Read the cookbook first.")
     assert all("- cook chicken wing in oven" not in p for p in retry)
 
