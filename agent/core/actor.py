@@ -125,8 +125,9 @@ class Actor:
             held = self.family.held_back(state, shown)
             shown = [a for a in shown if a not in context.penalised_actions and a not in held] or shown
         hidden = self.family.spent(state) if self.config.hide_spent else set()
-        if self.config.keep_earned:
-            hidden |= self.family.undoing(state, shown) - context.rewarded_actions
+        if self.config.keep_earned:  # except what memory values as good (in twc the right place undoes a take)
+            good = {a for a, v in state.values.items() if v.score >= self.config.value_threshold}
+            hidden |= self.family.undoing(state, shown) - context.rewarded_actions - good
         if self.config.hide_idle_verbs and state.idle_verbs:
             hidden |= {a for a in shown if verb_of(a) in state.idle_verbs and a not in context.rewarded_actions}
         fresh = [a for a in shown if a not in hidden]

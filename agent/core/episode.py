@@ -55,7 +55,11 @@ def _shortlist(env: Env, valid: Sequence[str], limit: int) -> Sequence[str] | No
 
 
 def _no_effect(history: list[StepRecord], action: str, observation: str) -> bool:
-    """True when ``action`` was taken before from this same observation and earned nothing."""
+    """True when ``action`` was taken before from this same observation and earned nothing, and no step has undone it
+    since (taking back what was let go of is no repeat)."""
+    taken = max((i for i, s in enumerate(history) if s.action == action), default=-1)
+    if any(action in s.undid for s in history[taken + 1 :]):
+        return False
     previous_obs = None
     for step in history:
         if step.action == action and step.reward <= 0 and previous_obs == observation:

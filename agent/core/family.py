@@ -79,10 +79,8 @@ class General:
 
     def undoing(self, state: ActorState, shown: Sequence[str]) -> set[str]:
         """Offered actions like a step that undid an action of the same kind, in memory or in this episode, while
-        this episode holds what its own rewarded actions earned (:func:`agent.core.undo.undoing`), except those memory
-        values as good."""
-        good = {a for a, v in state.values.items() if v.score > 0}
-        return undoing(shown, state.valid_actions, state.history, state.context.undoes) - good
+        this episode holds what its own rewarded actions earned (:func:`agent.core.undo.undoing`)."""
+        return undoing(shown, state.valid_actions, state.history, state.context.undoes)
 
     def step_meta(self, step: StepRecord, seen: str, *, fatal: bool) -> dict[str, Any]:
         """Nothing beyond the general meta."""

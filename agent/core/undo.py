@@ -74,8 +74,8 @@ def undoing(offered: Iterable[str], valid: Collection[str], history: Sequence[St
             remembered: Iterable[Undo]) -> set[str]:  # fmt: skip
     """The offered actions that would undo what this episode earned and still holds (its rewarded actions not valid
     now), predicted from ``remembered`` pairs and those this episode recorded itself. The caller leaves out what
-    memory values as good: in a game that pays for putting a thing in the right place, a wrong place undid the take,
-    and the right one must stay on offer."""
+    memory values as good (at least ``ActorConfig.value_threshold``): in a game that pays for putting a thing in the
+    right place, a wrong place undid the take, and the right one must stay on offer."""
     held = {s.action for s in history if s.reward > 0 and not s.invalid} - set(valid)
     pairs = [*remembered, *episode_undos(history)]
     if not held or not pairs:

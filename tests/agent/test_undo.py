@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from agent.core.episode import replay_actions, run_episode
 from agent.core.state import ActorConfig, ActorState
 from agent.core.trajectory import StepRecord
 from agent.core.undo import about_same, predicts, undoing, undone_by
+from agent.core.valuation import Value
 from agent.learning.experience import experience_inputs
 from agent.learning.recall import retrieve_context
 from memory import MemoryBank, MemoryConfig, MemoryKind
@@ -95,4 +97,21 @@ def test_the_general_agent_takes_back_what_it_let_go_and_then_keeps_it() -> None
                            valid_actions=["put yellow potato in fridge", "cook yellow potato in stove"],
                            context=MemoryContext(undoes=(LET_GO,)))  # fmt: skip
         assert actor.options(state) == ["cook yellow potato in stove"]
+        # a hint below the value threshold does not keep it on offer; memory valuing it as good does
+        hint = replace(state, values={"put yellow potato in fridge": Value(0.3)})
+        assert actor.options(hint) == ["cook yellow potato in stove"]
+        good = replace(state, values={"put yellow potato in fridge": Value(0.6)})
+        assert actor.options(good) == state.valid_actions
         assert memory_actor(fake, ActorConfig(families=(), keep_earned=False)).options(state) == state.valid_actions
+
+
+def test_taking_back_what_was_let_go_again_is_no_repeat_for_loop_control() -> None:
+    # the same reply ("You put the red apple in the dishwasher.") came before both takes; the second is no repeat
+    plan = ["take red apple", "cook red apple in toaster", "open dishwasher", "put red apple in dishwasher",
+            "take red apple", "put red apple in dishwasher", "take red apple"]  # fmt: skip
+    with envs.make("twx-cookingworld", split="train", preset="easy") as cooking:
+        fake = ScriptedChatModel().enqueue(*[reply(a) for a in plan])
+        config = ActorConfig(families=(), follow_memory=False, keep_earned=False)
+        episode = run_episode(cooking, memory_actor(fake, config), seed=301, max_steps=len(plan))
+    assert [s.action for s in episode.steps] == plan
+    assert episode.counters.loop_overrides == 0
