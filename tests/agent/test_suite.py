@@ -76,3 +76,30 @@ def test_bad_suite_and_family_options_are_one_line_and_exit_2(tmp_path: Path, ar
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and message in result.output, result.output
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+
+
+def first_listed(messages: list[Any]) -> str:
+    """A player for any member: the first action listed, or a number where the task asks for an answer."""
+    text = messages[-1].text
+    listed = [line[2:].split(" (")[0] for line in text.splitlines() if line.startswith("- ")]
+    return json.dumps({"thought": "t", "action": listed[0] if listed else "4"})
+
+
+def test_every_member_runs_end_to_end_with_the_general_agent(tmp_path: Path) -> None:
+    """Each environment of the suite, with its preset, through training, every ablation and the table (the general
+    agent, and the plug-in members its ids also select; a scripted player that takes the first action listed:
+    crashes, not figures)."""
+    from tests.fakes import ScriptedChatModel
+
+    general = tuple(dict.fromkeys(m.env_id for m in SUITE if not m.families))
+
+    def run(config: BenchConfig, directory: Path) -> dict[str, Any]:
+        small = config.model_copy(update={"evolution": config.evolution.model_copy(update={"max_steps": 3})})
+        return run_bench(LLMConfig(backend="local-small"), small, directory,
+                         chat=ScriptedChatModel().enqueue(*[first_listed] * 400))  # fmt: skip
+
+    suite = run_suite(SuiteConfig(train=1, test=1, only=general), tmp_path, run)
+    assert all(r["complete"] for r in suite["members"]) and len(suite["members"]) == len(SUITE)
+    rows = [r for r in suite["members"] if not r["families"]]
+    assert [r["env_id"] for r in rows] == list(general)
+    assert all(set(r["summaries"]) == {"none", "full", "full-model", "rules", "random"} for r in rows)
