@@ -27,7 +27,7 @@ from agent.core.family import Family
 from agent.core.options import pick_untried
 from agent.core.state import ActorState, Decision
 from agent.core.trajectory import Episode, StepRecord, mark_unlocked
-from agent.core.undo import undone_by
+from agent.core.undo import about_same, undone_by
 from agent.errors import ComponentError
 from agent.text import content_words
 from envs.base import Env, StepResult
@@ -82,19 +82,26 @@ def idle_verbs(steps: Sequence[StepRecord], effects: Sequence[bool]) -> frozense
 
 
 def spent_in(state: frozenset[str], before: Sequence[frozenset[str]], steps: Sequence[StepRecord],
-             after: Sequence[frozenset[str]]) -> frozenset[str]:
+             after: Sequence[frozenset[str]], since: int = 0) -> frozenset[str]:  # fmt: skip
     """Actions taken in ``state`` (the valid actions at that step, ``before``) that earned nothing and led back to
     the same state (``after``), or were taken there twice without earning: spent in this state, not elsewhere
-    ("move east" goes on being useful in other rooms)."""
+    ("move east" goes on being useful in other rooms).
+
+    The valid actions do not show every change (a game may offer the same actions with a door shut and open), so
+    only steps from ``since`` on count (the first step after the last one that earned points or showed something
+    new), and an action stops being spent once a later step acted on what it acts on
+    (:func:`agent.core.undo.about_same`: "move west" against a shut door, after "open door to west")."""
     taken: Counter[str] = Counter()
-    spent: set[str] = set()
-    for was, step, now in zip(before, steps, after, strict=True):
+    spent: dict[str, int] = {}
+    for index in range(since, min(len(before), len(steps), len(after))):
+        was, step, now = before[index], steps[index], after[index]
         if was != state or step.reward > 0:
             continue
         taken[step.action] += 1
         if now == was or taken[step.action] >= 2:
-            spent.add(step.action)
-    return frozenset(spent)
+            spent[step.action] = index
+    return frozenset(action for action, index in spent.items()
+                     if not any(s.action != action and about_same(s.action, action) for s in steps[index + 1 :]))
 
 
 def cycling(history: list[StepRecord]) -> bool:
@@ -164,6 +171,7 @@ def run_episode(
     seen, known = [obs.text], content_words(f"{obs.task} {obs.text}")
     found: list[int] = []  # steps that brought new things into view
     effects: list[bool] = []  # per step: earned or lost points, showed something new, or reached new actions
+    changed_at = 0  # the step after the last one that earned or lost points or showed something new
     visited = {frozenset(valid)}  # the sets of valid actions seen: a state the episode was in before
     before: list[frozenset[str]] = []  # per step: the valid actions it was taken among, and those it led to
     after: list[frozenset[str]] = []
@@ -176,7 +184,7 @@ def run_episode(
         state = ActorState(
             task=obs.task, first_observation=obs.text, observation=observation, valid_actions=valid,
             history=episode.steps, context=view, shown_actions=shown, found=found, values=values,
-            spent_here=spent_in(frozenset(valid), before, episode.steps, after),
+            spent_here=spent_in(frozenset(valid), before, episode.steps, after, since=changed_at),
             idle_verbs=idle_verbs(episode.steps, effects),
         )  # fmt: skip
         try:
@@ -237,6 +245,8 @@ def run_episode(
         before.append(frozenset(valid))
         after.append(reached)
         effects.append(invalid or result.reward != 0 or reached not in visited)
+        if not invalid and result.reward != 0:
+            changed_at = len(episode.steps)
         visited.add(reached)
         observation, valid = result.observation, tuple(result.valid_actions)
         if result.done:
@@ -250,6 +260,7 @@ def run_episode(
             seen.append(observation)
             if len(new) >= NEW_WORDS:
                 effects[-1] = True
+                changed_at = len(episode.steps)
                 found.append(len(episode.steps) - 1)
                 if recall is not None and counters.recalls < recalls:
                     counters.recalls += 1

@@ -3,11 +3,12 @@ per state, and recall without the TextWorld plug-in: logic with the real embedde
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import envs
 from agent.core.context import MemoryContext, with_values
-from agent.core.episode import replay_actions, spent_in
+from agent.core.episode import replay_actions, run_episode, spent_in
 from agent.core.state import ActorConfig, ActorState
 from agent.core.trajectory import StepRecord
 from agent.core.valuation import ActionValues, Fact, Value, differing_spans, short_lines, words
@@ -18,6 +19,7 @@ from agent.learning.recall import retrieve_context
 from agent.policies.valued import FollowValue
 from memory import MemoryBank, MemoryConfig, MemoryKind
 from tests.conftest import Embed
+from tests.fakes import ScriptedChatModel, memory_actor
 
 
 def test_actions_differ_in_one_span_when_they_share_the_rest() -> None:
@@ -128,6 +130,18 @@ def test_an_action_is_spent_only_in_the_state_it_changed_nothing_in() -> None:
     assert spent_in(kitchen, [*before, kitchen], again, [*after, hall]) == {"look", "move east"}  # twice: spent
     rewarded = [StepRecord("look", "a coin!", reward=1.0)]
     assert spent_in(kitchen, [kitchen], rewarded, [kitchen]) == frozenset()
+    assert spent_in(kitchen, before, steps, after, since=1) == frozenset()  # what changed since counts alone
+
+
+def test_a_move_against_a_closed_door_is_offered_again_once_the_door_is_open() -> None:
+    # coin seed 302 (a development seed): the corridor offers the same actions with the door shut and open
+    plan = ["move west", "move west", "open door to west", "move west"]
+    with envs.make("twx-coin", split="train", preset="medium") as coin:
+        fake = ScriptedChatModel().enqueue(*[json.dumps({"thought": "t", "action": a}) for a in plan])
+        episode = run_episode(coin, memory_actor(fake, ActorConfig(families=())), seed=302, max_steps=4)
+    assert episode.steps[1].observation.startswith("You can't move there")
+    assert "- move west" not in fake.prompts[2]  # spent against the shut door
+    assert "- move west" in fake.prompts[3] and episode.steps[3].observation.startswith("You are in the backyard")
 
 
 def test_real_bank_and_game_memory_picks_gold_actions_without_textworld_code(tmp_path: Path) -> None:
