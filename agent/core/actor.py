@@ -118,20 +118,26 @@ class Actor:
 
     def options(self, state: ActorState) -> list[str]:
         """The actions offered to the model: the shortlist, without penalised, spent, undoing and idle-verb ones
-        (see ``hide_penalised``, ``hide_spent``, ``keep_earned`` and ``hide_idle_verbs``)."""
+        (see ``hide_penalised``, ``hide_spent``, ``keep_earned`` and ``hide_idle_verbs``). When that leaves nothing,
+        idle verbs come back first, then spent actions, and what would undo an earned step last."""
         shown = list(state.shown_actions or state.valid_actions)[: self.config.max_actions_shown]
         context = state.context
         if self.config.hide_penalised:  # and what the family plug-in holds back
             held = self.family.held_back(state, shown)
             shown = [a for a in shown if a not in context.penalised_actions and a not in held] or shown
-        hidden = self.family.spent(state) if self.config.hide_spent else set()
+        spent = self.family.spent(state) if self.config.hide_spent else set()
+        undoing: set[str] = set()
         if self.config.keep_earned:  # except what memory values as good (in twc the right place undoes a take)
             good = {a for a, v in state.values.items() if v.score >= self.config.value_threshold}
-            hidden |= self.family.undoing(state, shown) - context.rewarded_actions - good
+            undoing = self.family.undoing(state, shown) - context.rewarded_actions - good
+        idle: set[str] = set()
         if self.config.hide_idle_verbs and state.idle_verbs:
-            hidden |= {a for a in shown if verb_of(a) in state.idle_verbs and a not in context.rewarded_actions}
-        fresh = [a for a in shown if a not in hidden]
-        return fresh or shown
+            idle = {a for a in shown if verb_of(a) in state.idle_verbs and a not in context.rewarded_actions}
+        for hidden in (spent | undoing | idle, spent | undoing, undoing):
+            fresh = [a for a in shown if a not in hidden]
+            if fresh:
+                return fresh
+        return shown
 
     def action_list(self, state: ActorState) -> str:
         shown = self.options(state)

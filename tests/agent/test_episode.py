@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -400,3 +401,17 @@ def test_closing_what_was_opened_changes_nothing_and_closing_goes_idle() -> None
         assert [s.action for s in episode.steps] == script
         assert "- close fridge" in fake.prompts[6] and "- close fridge" not in fake.prompts[7]
         assert "- open cutlery drawer" in fake.prompts[7]
+
+
+def test_when_everything_would_be_hidden_idle_verbs_come_back_before_spent_actions() -> None:
+    # the coin dev trace (seed 1): in a room of five actions, four spent and the fifth's verb idle, showing every
+    # action let the model look around seven times; the idle verb's action comes back alone
+    history = [StepRecord(a, "") for a in ("look around", "inventory", "move north", "open door to north")]
+    state = ActorState(task="", first_observation="", observation="", history=history,
+                       valid_actions=["close door to north", "inventory", "look around", "move north",
+                                      "open door to north"],
+                       spent_here=frozenset(a.action for a in history), idle_verbs=frozenset({"close"}))  # fmt: skip
+    actor = memory_actor(ScriptedChatModel(), ActorConfig(families=()))
+    assert actor.options(state) == ["close door to north"]
+    spent_all = replace(state, spent_here=frozenset(state.valid_actions))
+    assert actor.options(spent_all) == list(state.valid_actions)  # nothing left to prefer: all of them
