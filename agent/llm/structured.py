@@ -53,19 +53,20 @@ class JsonReply:
 
 
 def extract_json(text: str) -> Any:
-    """Parse the first JSON object in ``text``, tolerating code fences and surrounding prose."""
+    """Parse the first JSON object in ``text``, tolerating code fences, surrounding prose and raw control characters
+    inside strings (a small model writes a newline into a rule's text as it is, not as ``\\n``)."""
     text = text.strip()
     fenced = _FENCE.search(text)
     if fenced:
         text = fenced.group(1).strip()
     try:
-        return json.loads(text)
+        return json.loads(text, strict=False)
     except json.JSONDecodeError:
         pass
     start = text.find("{")
     if start < 0:
         raise ValueError("no JSON object in the reply")
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(strict=False)
     obj, _ = decoder.raw_decode(text[start:])
     return obj
 

@@ -63,3 +63,9 @@ def test_extract_json(text: str, expected: dict[str, int]) -> None:
 def test_extract_json_without_object() -> None:
     with pytest.raises(ValueError, match="no JSON object"):
         extract_json("no braces here")
+
+
+def test_a_raw_newline_inside_a_string_is_read_as_written() -> None:
+    # the 1.5B model's reflection replies: "Invalid control character" lost the whole reply before
+    assert extract_json('{"text": "first line\nsecond line"}') == {"text": "first line\nsecond line"}
+    assert extract_json('Sure: {"text": "a\tb"} done') == {"text": "a\tb"}
