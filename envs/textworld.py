@@ -287,20 +287,20 @@ class TextWorldExpressEnv(Adapter):
         """The shortest winning sequence of valid actions (breadth first, actions in sorted order, so the same for
         every run), or ``gold`` itself when none is found within ``limit`` states."""
         start_obs, start = self._replay(seed, [])
-        frontier: list[list[str]] = [[]]
-        seen = {(start_obs, tuple(sorted(start.get("validActions", ()))))}
+        valid = tuple(sorted(set(start.get("validActions", ())) - {""}))
+        frontier: list[tuple[list[str], tuple[str, ...]]] = [([], valid)]  # each path with the actions valid after it
+        seen = {(start_obs, valid)}
         while frontier and len(seen) < limit:
-            following: list[list[str]] = []
-            for path in frontier:
-                _, infos = self._replay(seed, path)
-                for action in sorted(set(infos.get("validActions", ())) - {""}):
+            following: list[tuple[list[str], tuple[str, ...]]] = []
+            for path, offered in frontier:
+                for action in offered:
                     obs, after = self._replay(seed, [*path, action])
                     if after.get("tasksuccess"):
                         return [*path, action]
-                    key = (obs, tuple(sorted(after.get("validActions", ()))))
-                    if key not in seen and not after.get("taskfailure"):
-                        seen.add(key)
-                        following.append([*path, action])
+                    reached = tuple(sorted(set(after.get("validActions", ())) - {""}))
+                    if (obs, reached) not in seen and not after.get("taskfailure"):
+                        seen.add((obs, reached))
+                        following.append(([*path, action], reached))
             frontier = following
         return list(gold)
 
