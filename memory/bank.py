@@ -136,14 +136,14 @@ class MemoryBank:
                **fields: Any) -> str:  # fmt: skip
         """Insert one memory (idempotent by content) and return its id; ``fields`` are :class:`MemoryInput`'s."""
         item = MemoryInput(text=text, kind=kind, namespace=namespace, **fields)
-        embeddings = None if embedding is None else np.asarray(embedding, dtype=np.float32).reshape(1, -1)
+        embeddings = None if embedding is None else [embedding]
         return self.insert_many([item], embeddings=embeddings, actor=actor, reason=reason)[0]
 
     def insert_many(
         self,
         items: Sequence[MemoryInput],
         *,
-        embeddings: np.ndarray | None = None,
+        embeddings: np.ndarray | Sequence[Any] | None = None,
         actor: str | None = None,
         reason: str = "",
     ) -> list[str]:

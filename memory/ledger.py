@@ -159,6 +159,12 @@ class Ledger:
                     out[mid] = vec
         return out
 
+    def vector_size(self) -> int | None:
+        """The number of dimensions most stored vectors have (None when there are none)."""
+        rows = self.query("SELECT length(embedding), COUNT(*) FROM vectors WHERE embedding IS NOT NULL "
+                          "GROUP BY 1 ORDER BY 2 DESC LIMIT 1")  # fmt: skip
+        return int(rows[0][0]) // 4 if rows else None
+
     def update_fields(self, memory_id: str, fields: dict[str, Any], *, store_dirty: bool) -> None:
         """Set columns of one row; ``store_dirty`` marks the row for re-sync of text/vector to the store."""
         sets = ", ".join(f"{k} = ?" for k in fields)

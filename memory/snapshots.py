@@ -28,6 +28,7 @@ from memory.ledger import Ledger
 from memory.schema import COLUMNS, RECORD_SELECT, from_blob, record_from_row, record_values
 from memory.scopes import CollectionNames
 from memory.tokens import count_tokens
+from memory.validate import bank_dimension, checked_vectors, finite, imported_record, optional_text
 
 EXPORT_FORMAT = "evolve-memory-jsonl"
 EXPORT_VERSION = 1
@@ -155,30 +156,12 @@ class Snapshots:
     def import_jsonl(self, path: Path, actor: str) -> list[MemoryRecord]:
         """Insert the records of an export whose id and content are new (unsynced); returns them.
 
-        The caller then adds their scopes and syncs the store.
+        Every line is checked with insert's rules (:mod:`memory.validate`) before anything is written, so a
+        file with one bad line imports nothing. The caller then adds their scopes and syncs the store.
         """
-        if not path.is_file():
-            raise MemoryUsageError(f"no export file at {path}")
-        lines = path.read_text(encoding="utf-8").splitlines()
-        if not lines:
-            raise MemoryUsageError(f"{path} is empty; expected a {EXPORT_FORMAT} file")
-        try:
-            header = json.loads(lines[0])
-        except json.JSONDecodeError as exc:
-            raise MemoryUsageError(
-                f"{path} line 1 is not JSON ({exc}); expected a {EXPORT_FORMAT} header"
-            ) from None
-        if header.get("format") != EXPORT_FORMAT:
-            raise MemoryUsageError(f"{path} is not a {EXPORT_FORMAT} file (header {lines[0][:80]!r})")
-        entries: list[tuple[MemoryRecord, dict[str, Any]]] = []
-        for n, text in enumerate(lines[1:], start=2):
-            if not text.strip():
-                continue
-            try:
-                data = json.loads(text)
-                entries.append((MemoryRecord.from_dict(data["record"]), data))
-            except (json.JSONDecodeError, KeyError, ValueError) as exc:
-                raise MemoryUsageError(f"{path} line {n}: not a memory record ({exc})") from None
+        entries = self._read_export(path)
+        if not entries:
+            return []
         known_ids = set(self.ledger.get([r.id for r, _ in entries]))
         known_hashes = self.ledger.ids_by_hash((r.kind.value, r.namespace, r.content_hash) for r, _ in entries)
         fresh = [
@@ -187,15 +170,15 @@ class Snapshots:
         ]  # fmt: skip
         if not fresh:
             return []
-        missing = [i for i, (_, d) in enumerate(fresh) if not d.get("embedding")]
+        missing = [i for i, (_, d) in enumerate(fresh) if d.get("embedding") is None]
         computed = self.embed([fresh[i][0].text for i in missing]) if missing else np.zeros((0, 0))
         vectors = {i: computed[j] for j, i in enumerate(missing)}
         rows, vecs = [], []
         for i, (r, d) in enumerate(fresh):
-            vecs.append(vectors[i] if i in vectors else np.asarray(d["embedding"], dtype=np.float32))
+            vecs.append(vectors[i] if i in vectors else d["embedding"])
             tokens = count_tokens(r.text, self.config.token_encoding)
-            extra = (1 if r.status is MemoryStatus.ARCHIVED else 0, d.get("archived_at"), d.get("archive_reason"),
-                     d.get("reflected_at"))  # fmt: skip
+            extra = (1 if r.status is MemoryStatus.ARCHIVED else 0, d["archived_at"], d["archive_reason"],
+                     d["reflected_at"])  # fmt: skip
             rows.append((*record_values(r), tokens, *extra))
         cols = [*COLUMNS, "tokens", "synced", "archived_at", "archive_reason", "reflected_at"]
         with self.ledger.tx() as conn:
@@ -208,3 +191,61 @@ class Snapshots:
                 for r, _ in fresh
             )  # fmt: skip
         return [r for r, _ in fresh]
+
+    def _read_export(self, path: Path) -> list[tuple[MemoryRecord, dict[str, Any]]]:
+        """The records of an export file and their extras (checked embedding, archive and reflection times),
+        one per id and content (a repeated content keeps its first line); raises on the first bad line."""
+        if path.is_dir():
+            raise MemoryUsageError(f"{path} is a directory; give the .jsonl file `evolve memory export` wrote")
+        if not path.is_file():
+            raise MemoryUsageError(f"no export file at {path}")
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise MemoryUsageError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                                   f"expected a {EXPORT_FORMAT} file") from None  # fmt: skip
+        if not lines:
+            raise MemoryUsageError(f"{path} is empty; expected a {EXPORT_FORMAT} file")
+        try:
+            header = json.loads(lines[0])
+        except json.JSONDecodeError as exc:
+            raise MemoryUsageError(
+                f"{path} line 1 is not JSON ({exc}); expected a {EXPORT_FORMAT} header"
+            ) from None
+        if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
+            raise MemoryUsageError(f"{path} is not a {EXPORT_FORMAT} file (header {lines[0][:80]!r})")
+        entries: dict[str, tuple[MemoryRecord, dict[str, Any]]] = {}
+        contents: set[tuple[str, str, str]] = set()
+        for n, text in enumerate(lines[1:], start=2):
+            if not text.strip():
+                continue
+            where = f"{path.name} line {n}"
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise MemoryUsageError(f"{where}: not JSON ({exc}); fix or remove the line") from None
+            if not isinstance(data, dict) or "record" not in data:
+                raise MemoryUsageError(f"{where}: expected an object with a \"record\"; got {text[:60]!r}")
+            record = imported_record(data["record"], where, self.config)
+            if record.id in entries:
+                raise MemoryUsageError(f"{where}: id {record.id} is repeated (first at an earlier line); "
+                                       "an export holds each memory once")  # fmt: skip
+            key = (record.kind.value, record.namespace, record.content_hash)
+            if key in contents:
+                continue
+            contents.add(key)
+            extras = {"embedding": data.get("embedding"), "line": n,
+                      "archived_at": _time(data.get("archived_at"), f"{where}: archived_at"),
+                      "archive_reason": optional_text(data.get("archive_reason"), f"{where}: archive_reason"),
+                      "reflected_at": _time(data.get("reflected_at"), f"{where}: reflected_at")}  # fmt: skip
+            entries[record.id] = (record, extras)
+        given = [d for _, d in entries.values() if d["embedding"] is not None]
+        if given:
+            size = bank_dimension(self.ledger.vector_size(), self.embed)
+            for d in given:
+                d["embedding"] = checked_vectors([d["embedding"]], 1, size, f"{path.name} line {d['line']}")[0]
+        return list(entries.values())
+
+
+def _time(value: object, what: str) -> float | None:
+    return None if value is None else finite(value, what, low=0.0)

@@ -39,7 +39,16 @@ from memory.schema import record_summary
 from memory.scopes import ScopeRegistry
 from memory.scoring import initial_strength
 from memory.sync import Syncer
-from memory.tokens import count_tokens, truncate_to_tokens
+from memory.tokens import truncate_to_tokens
+from memory.validate import (
+    bank_dimension,
+    checked_meta,
+    checked_text,
+    checked_vectors,
+    encodable,
+    finite,
+    unit_number,
+)
 from memory.views import BankView
 
 log = logging.getLogger(__name__)
@@ -78,7 +87,7 @@ class Writer:
         self,
         items: Sequence[MemoryInput],
         *,
-        embeddings: np.ndarray | None = None,
+        embeddings: np.ndarray | Sequence[Any] | None = None,
         actor: str | None = None,
         reason: str = "",
     ) -> list[str]:
@@ -97,12 +106,13 @@ class Writer:
         self,
         items: Sequence[MemoryInput],
         *,
-        embeddings: np.ndarray | None = None,
+        embeddings: np.ndarray | Sequence[Any] | None = None,
         actor: str | None = None,
         reason: str = "",
     ) -> list[str]:
-        if embeddings is not None and len(embeddings) != len(items):
-            raise MemoryUsageError(f"got {len(embeddings)} embeddings for {len(items)} items; give one per item")
+        if embeddings is not None:
+            size = bank_dimension(self.ledger.vector_size(), self.embed)
+            embeddings = checked_vectors(embeddings, len(items), size, "embeddings")
         now = self.clock()
         actor = actor or self.config.actor
         prepared: list[tuple[MemoryRecord, int]] = []
@@ -129,7 +139,7 @@ class Writer:
             records = [prepared[i][0] for i in fresh]
             tokens = [prepared[i][1] for i in fresh]
             if embeddings is not None:
-                vectors = np.asarray(embeddings, dtype=np.float32)[fresh]
+                vectors = embeddings[fresh]
             else:
                 vectors = self.embed([r.text for r in records])
             with self.ledger.tx():
@@ -146,25 +156,14 @@ class Writer:
     def _prepare(self, item: MemoryInput, now: float, where: str) -> tuple[MemoryRecord, int]:
         kind = parse_kind(item.kind)
         namespace = validate_namespace(item.namespace)
-        if not isinstance(item.text, str) or not item.text.strip():
-            raise MemoryUsageError(f"{where}: memory text is empty; give the text to remember")
-        text = item.text.strip()
-        tokens = count_tokens(text, self.config.token_encoding)
-        if tokens > self.config.max_text_tokens:
-            raise MemoryUsageError(
-                f"{where}: memory text has {tokens} tokens, over max_text_tokens={self.config.max_text_tokens}; "
-                "split it, summarise it, or raise MemoryConfig.max_text_tokens"
-            )
-        if not 0.0 <= float(item.importance) <= 1.0:
-            raise MemoryUsageError(f"{where}: importance {item.importance!r} is outside 0..1")
-        for key, value in item.meta.items():
-            if not isinstance(value, str | int | float | bool):
-                raise MemoryUsageError(f"{where}: meta[{key!r}] = {value!r} is not a str, int, float or bool")
-        context = item.context or ""
+        text, tokens = checked_text(item.text, where, self.config)
+        importance = unit_number(item.importance, f"{where}: importance")
+        meta = checked_meta(item.meta, where)
+        context = encodable(item.context, f"{where}: context") if isinstance(item.context, str) else ""
         if context and self.config.max_context_tokens >= 0:
             context = truncate_to_tokens(context, self.config.max_context_tokens, self.config.token_encoding)
         votes = item.votes or (self.config.insight_initial_votes if kind is MemoryKind.INSIGHT else 0)
-        created = float(item.created_at) if item.created_at is not None else now
+        created = finite(item.created_at, f"{where}: created_at") if item.created_at is not None else now
         record = MemoryRecord(
             id="mem-" + uuid.uuid4().hex[:20],
             kind=kind,
@@ -173,8 +172,8 @@ class Writer:
             created_at=created,
             updated_at=now,
             context=context,
-            importance=float(item.importance),
-            strength=initial_strength(float(item.importance), self.config.base_strength_days),
+            importance=importance,
+            strength=initial_strength(importance, self.config.base_strength_days),
             votes=votes,
             pinned=item.pinned,
             source_ids=tuple(str(s) for s in item.source_ids),
@@ -182,7 +181,7 @@ class Writer:
             episode_id=item.episode_id,
             thread=item.thread,
             seq=item.seq,
-            meta=dict(item.meta),
+            meta=meta,
             content_hash=content_hash(kind, namespace, text),
         )
         return record, tokens
