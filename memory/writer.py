@@ -4,9 +4,9 @@ Write path (crash-safe outbox): a new memory is first committed to the ledger wi
 ``synced = 0``, then pushed to the vector store by the syncer, which marks it synced. Every change is
 logged in the ledger's history with who, why, and the fields before and after.
 
-With ``MemoryConfig.shared_writers`` other processes insert into the same ledger at the same time: when
-one stored the same content between this one's duplicate check and its insert (a unique-index
-conflict), the insert is retried and finds the other's id.
+Another process may insert into the same ledger at the same time (``MemoryConfig.shared_writers``, or
+two commands a user started at once): when it stored the same content between this one's duplicate check
+and its insert (a unique-index conflict), the insert is retried and finds the other's id.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from memory.views import BankView
 log = logging.getLogger(__name__)
 
 INSERT_ATTEMPTS = 3
-"""Tries of an insert that meets another writer's identical insert (``shared_writers`` only)."""
+"""Tries of an insert that meets another writer's identical insert."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class Writer:
                 return self._insert_many(items, embeddings=embeddings, actor=actor, reason=reason)
             except sqlite3.IntegrityError:
                 attempts += 1
-                if not self.config.shared_writers or attempts == INSERT_ATTEMPTS:
+                if attempts == INSERT_ATTEMPTS:
                     raise
                 log.info("another worker inserted the same memory concurrently; retrying the insert")
 

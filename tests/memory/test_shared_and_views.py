@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from memory import MemoryInput, MemoryKind, MemoryStatus
@@ -21,7 +19,7 @@ def test_a_shared_writer_sees_scopes_another_writer_made(make_bank: BankFactory)
 
 
 @pytest.mark.parametrize("shared", [True, False])
-def test_an_insert_racing_another_writer_is_retried_only_by_shared_writers(
+def test_an_insert_racing_another_writer_returns_the_other_writers_id(
     make_bank: BankFactory, monkeypatch: pytest.MonkeyPatch, shared: bool
 ) -> None:
     bank = make_bank(shared_writers=shared)
@@ -34,12 +32,9 @@ def test_an_insert_racing_another_writer_is_retried_only_by_shared_writers(
         return {} if len(calls) == 1 else real(keys)
 
     monkeypatch.setattr(bank.ledger, "ids_by_hash", missed_once)
-    if shared:
-        assert bank.insert("the red key opens the basement door", namespace="env:twc") == first
-        assert len(calls) == 2
-    else:
-        with pytest.raises(sqlite3.IntegrityError):
-            bank.insert("the red key opens the basement door", namespace="env:twc")
+    # two `evolve memory insert` commands started at once race the same way without shared_writers
+    assert bank.insert("the red key opens the basement door", namespace="env:twc") == first
+    assert len(calls) == 2
 
 
 def test_mirror_into_store_pushes_what_the_store_lacks(make_bank: BankFactory) -> None:
