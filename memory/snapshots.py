@@ -130,9 +130,22 @@ class Snapshots:
     def export_jsonl(self, path: Path, include_archived: bool, include_embeddings: bool) -> int:
         """One header line, then one line per record: ``{"record": ..., "embedding": [...], ...}``."""
         where = "" if include_archived else f"WHERE m.status != '{MemoryStatus.ARCHIVED.value}'"
+        if path.is_dir():
+            raise MemoryUsageError(f"export file {path} is a directory; give a file name inside it")
+        if path.resolve().is_relative_to(self.config.path.resolve()):
+            raise MemoryUsageError(f"export file {path} is inside the memory directory {self.config.path}, whose "
+                                   "files the bank owns; write the export outside it")  # fmt: skip
         path.parent.mkdir(parents=True, exist_ok=True)
-        count = 0
         tmp = path.with_name(path.name + ".tmp")
+        try:
+            count = self._write_export(tmp, where, include_embeddings)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return count
+
+    def _write_export(self, tmp: Path, where: str, include_embeddings: bool) -> int:
+        count = 0
         with open(tmp, "w", encoding="utf-8") as fh:
             header = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "exported_at": time.time()}
             fh.write(json.dumps(header) + "\n")
@@ -150,7 +163,6 @@ class Snapshots:
                     line["embedding"] = None if vec is None else [round(float(x), 7) for x in vec]
                 fh.write(json.dumps(line) + "\n")
                 count += 1
-        os.replace(tmp, path)
         return count
 
     def import_jsonl(self, path: Path, actor: str) -> list[MemoryRecord]:

@@ -254,6 +254,16 @@ def test_paths_outside_the_data_directory_are_refused(bank: Bank, tmp_path: Path
     assert allowed.exit_code == 0 and json.loads(allowed.stdout)["memories"] == 5
 
 
+def test_export_into_the_bank_itself_is_refused_and_loses_nothing(bank: Bank) -> None:
+    ledger = bank.dir / "ledger.sqlite3"
+    before = ledger.read_bytes()
+    assert_usage_error(run(bank, "export", str(ledger), "--force"), "inside the memory directory")
+    assert_usage_error(run(bank, "export", str(bank.dir / "new.jsonl")), "inside the memory directory")
+    assert_usage_error(run(bank, "export", str(bank.dir.parent), "--force"), "is a directory")
+    assert ledger.read_bytes() == before and len(active_ids(bank)) == 5 and ok_json(bank, "stats")
+    assert not list(bank.dir.parent.glob("*.tmp")) and not (bank.dir / "new.jsonl").exists()
+
+
 def test_missing_or_bad_memory_dir(tmp_path: Path) -> None:
     missing = tmp_path / "nothing-here"
     result = runner.invoke(memory_app, ["list", "--memory-dir", str(missing)])
