@@ -43,7 +43,18 @@ def action_object(action: str) -> str:
     return split_at(after_verb(action), OBJECT_PREPOSITIONS)[0].strip()
 
 
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` without terminal escape sequences and control characters (newlines and tabs stay), so memory
+    text shown in a terminal cannot set its title, clear it or reorder what it shows."""
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))
+
+
 def clip(text: str, width: int = 90) -> str:
-    """``text`` on one line, cut to ``width`` characters with "…" (for terminal tables)."""
-    flat = " ".join(text.split())
+    """``text`` on one line, cut to ``width`` characters with "…", without control sequences (for terminal
+    tables)."""
+    flat = " ".join(printable(text).split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"

@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from agent.cli.output import fail
+from agent.cli.output import fail, plain
 from agent.errors import EvolveError, UsageError
 from agent.text import clip
 from memory import MemoryBank, MemoryConfig, MemoryKind, MemoryRecord
@@ -151,5 +151,6 @@ def history_table(title: str, rows: list[dict[str, Any]]) -> Table:
         table.add_column(col, overflow="fold")
     for h in rows:
         change = f"{json.dumps(h['before'])} -> {json.dumps(h['after'])}" if h["before"] else json.dumps(h["after"])
-        table.add_row(str(h["seq"]), when(h["ts"]), h["op"], h["actor"], h["reason"] or "-", clip(change, 120))
+        table.add_row(str(h["seq"]), when(h["ts"]), h["op"], plain(h["actor"]), plain(h["reason"] or "-"),
+                      plain(clip(change, 120)))  # fmt: skip
     return table

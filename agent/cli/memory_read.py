@@ -29,7 +29,7 @@ from agent.cli.memory_common import (
     when,
 )
 from agent.cli.options import JsonOpt
-from agent.cli.output import print_json, stdout
+from agent.cli.output import plain, print_json, stdout
 from agent.text import clip
 from memory import MemoryBank, MemoryKind, MemoryStatus
 
@@ -55,7 +55,7 @@ def list_command(
             table.add_column(col, overflow="fold")
         for r in records:
             table.add_row(r.id, r.kind.value, r.namespace, r.status.value, flags(r),
-                          f"{record_retention(r, now):.2f}", f"{r.utility:.2f}", clip(r.text))  # fmt: skip
+                          f"{record_retention(r, now):.2f}", f"{r.utility:.2f}", plain(clip(r.text)))  # fmt: skip
         stdout().print(table)
 
 
@@ -82,22 +82,22 @@ def show_command(memory_id: IdArg, memory_dir: DirOpt = DEFAULT_DIR, chroma_url:
         out = stdout()
         out.print(f"[bold]{record.id}[/]  {record.kind.value} in {record.namespace}, {record.status.value}"
                   + (" (pinned)" if record.pinned else ""))  # fmt: skip
-        out.print(record.text, markup=False)
+        out.print(plain(record.text))
         if record.context:
-            out.print(f"keyword context: {record.context}", markup=False)
+            out.print(plain(f"keyword context: {record.context}"))
         out.print(f"created {when(record.created_at)}, updated {when(record.updated_at)}; importance "
                   f"{record.importance:.2f}, strength {record.strength:.1f} d, retention "
                   f"{record_retention(record, now):.3f}, recalled {record.recall_count}x (last "
                   f"{when(record.last_recalled_at)}), utility {record.utility:.2f} from {record.utility_count} "
                   f"outcomes, votes {record.votes}", markup=False)  # fmt: skip
-        out.print("provenance: sources " + (", ".join(record.source_ids) or "-")
-                  + f"; episode {record.episode_id or '-'}; thread {record.thread or '-'} seq "
-                  f"{record.seq if record.seq is not None else '-'}; superseded by {record.superseded_by or '-'}",
-                  markup=False)  # fmt: skip
+        out.print(plain("provenance: sources " + (", ".join(record.source_ids) or "-")
+                        + f"; episode {record.episode_id or '-'}; thread {record.thread or '-'} seq "
+                        f"{record.seq if record.seq is not None else '-'}; superseded by "
+                        f"{record.superseded_by or '-'}"))  # fmt: skip
         for e in evidence:
             out.print(f"  derived from {e.id} ({e.kind.value}, {e.status.value}): {clip(e.text)}", markup=False)
         for gone in missing:
-            out.print(f"  derived from {gone} (not in this bank)", markup=False)
+            out.print(plain(f"  derived from {gone} (not in this bank)"))
         out.print(history_table(f"history of {record.id} ({len(history)} entries)", history))
 
 
@@ -115,7 +115,7 @@ def search_command(
                                              "tokens": h.tokens, "record": h.record.to_dict()}
                                             for i, h in enumerate(hits, start=1)]})  # fmt: skip
             return
-        table = Table(title=f"{len(hits)} memories for {query!r} (score = weighted parts; higher is better)")
+        table = Table(title=plain(f"{len(hits)} memories for {query!r} (score = weighted parts; higher is better)"))
         table.add_column("#")
         table.add_column("id", no_wrap=True, min_width=24)
         for col in ("score", "relev", "cos", "bm25", "recency", "import", "retain", "utility", "text"):
@@ -124,7 +124,7 @@ def search_command(
             p = h.parts
             table.add_row(str(i), h.id, f"{h.score:.3f}", f"{p.relevance:.2f}", f"{p.similarity:.2f}",
                           f"{p.keyword:.2f}", f"{p.recency:.2f}", f"{p.importance:.2f}", f"{p.retention:.2f}",
-                          f"{p.utility:.2f}", clip(h.text, 70))  # fmt: skip
+                          f"{p.utility:.2f}", plain(clip(h.text, 70)))  # fmt: skip
         stdout().print(table)
 
 

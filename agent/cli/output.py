@@ -7,6 +7,9 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
+
+from agent.text import printable
 
 
 def fail(message: object) -> typer.Exit:
@@ -18,8 +21,14 @@ def fail(message: object) -> typer.Exit:
 def stdout() -> Console:
     """A console on the current stdout (built per call: ``CliRunner`` swaps it), 160 columns wide when piped so
     tables are not folded into 80."""
-    console = Console(highlight=False, soft_wrap=True)
-    return console if console.is_terminal else Console(highlight=False, soft_wrap=True, width=160)
+    console = Console(highlight=False, soft_wrap=True, emoji=False)
+    return console if console.is_terminal else Console(highlight=False, soft_wrap=True, emoji=False, width=160)
+
+
+def plain(text: str) -> Text:
+    """Text from memories or users for a console or table cell: no markup or emoji codes read in it
+    ("[red]", ":x:"), no control sequences (:func:`agent.text.printable`)."""
+    return Text(printable(text))
 
 
 def print_json(obj: Any) -> None:

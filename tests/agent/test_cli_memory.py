@@ -264,6 +264,21 @@ def test_export_into_the_bank_itself_is_refused_and_loses_nothing(bank: Bank) ->
     assert not list(bank.dir.parent.glob("*.tmp")) and not (bank.dir / "new.jsonl").exists()
 
 
+def test_memory_text_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "mem"
+    hostile = "title\x1b]0;pwned\x07 clear\x1b[2J [red]markup[/red] env:x: \u202eevil"
+    with MemoryBank(MemoryConfig(path=path)) as b:
+        mid = b.insert(hostile, namespace="env:x", source_ids=("src\x1b[31m",))
+    shown = {cmd: runner.invoke(memory_app, [*cmd, "--memory-dir", str(path)]) for cmd in
+             (("list",), ("show", mid), ("search", "title clear"))}  # fmt: skip
+    for cmd, result in shown.items():
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.stdout and "\x07" not in result.stdout and "\u202e" not in result.stdout, cmd
+        assert "[red]markup[/red]" in result.stdout and "\u274c" not in result.stdout, cmd  # shown as written
+    as_json = runner.invoke(memory_app, ["show", mid, "--json", "--memory-dir", str(path)])
+    assert json.loads(as_json.stdout)["record"]["text"] == hostile  # JSON stays exact
+
+
 def test_missing_or_bad_memory_dir(tmp_path: Path) -> None:
     missing = tmp_path / "nothing-here"
     result = runner.invoke(memory_app, ["list", "--memory-dir", str(missing)])
