@@ -26,6 +26,7 @@ The parts get their dependencies in their constructors and never see the bank: :
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -36,7 +37,7 @@ import numpy as np
 from memory.base import MemoryInput, MemoryKind, MemoryRecord, MemoryStatus, RetrievedMemory
 from memory.config import MemoryConfig
 from memory.embed import Embed, LazyEmbed
-from memory.errors import StoreUnavailable
+from memory.errors import BankDamaged, StoreUnavailable
 from memory.ledger import Ledger
 from memory.lifecycle import ForgetReport, Lifecycle
 from memory.retrieval import Retriever
@@ -49,6 +50,23 @@ from memory.views import BankView
 from memory.writer import VoteOutcome, Writer
 
 log = logging.getLogger(__name__)
+
+
+def open_ledger(config: MemoryConfig, clock: Callable[[], float]) -> Ledger:
+    """The bank's ledger; a file that is not a readable SQLite database, or an empty one beside a vector index
+    that holds memories, is :class:`BankDamaged` (opening it would start an empty bank over the old one)."""
+    path = config.ledger_path
+    index = config.chroma_path / "chroma.sqlite3"
+    if path.is_file() and path.stat().st_size == 0 and not config.server_url and index.is_file():
+        raise BankDamaged(f"the ledger {path} is empty while the vector index beside it holds data; restore the "
+                          "ledger from a copy (the index alone cannot rebuild counters and history)")  # fmt: skip
+    try:
+        ledger = Ledger(path, clock=clock)
+        ledger.count()
+    except sqlite3.DatabaseError as exc:
+        raise BankDamaged(f"the ledger {path} cannot be read ({exc}); restore it from a copy — nothing was "
+                          "changed") from None  # fmt: skip
+    return ledger
 
 
 class MemoryBank:
@@ -76,7 +94,7 @@ class MemoryBank:
         self.config = config
         self.clock = clock
         config.path.mkdir(parents=True, exist_ok=True)
-        self.ledger = Ledger(config.ledger_path, clock=clock)
+        self.ledger = open_ledger(config, clock)
         try:
             if store is None:
                 if config.server_url:
@@ -111,6 +129,7 @@ class MemoryBank:
         if pending:
             log.info("reconciling %d memories left unsynced by an earlier run", pending)
             self.sync()
+        self.syncer.mirror()  # an index lost or replaced on disk is rebuilt from the ledger's vectors
 
     @classmethod
     def open(cls, path: str | Path, **config: Any) -> MemoryBank:

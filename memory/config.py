@@ -8,6 +8,7 @@ pinned memories and only archives (restorable), never destroys.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -42,6 +43,9 @@ def _default_capacity() -> dict[MemoryKind, int]:
 
 def _default_decaying() -> set[MemoryKind]:
     return {MemoryKind.EXPERIENCE, MemoryKind.REFLECTION, MemoryKind.FACT}
+
+
+_EXAMPLE = "give e.g. http://127.0.0.1:8000"
 
 
 class MemoryConfig(BaseModel):
@@ -111,8 +115,15 @@ class MemoryConfig(BaseModel):
     @field_validator("server_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError(f"server_url {value!r} is not an http(s) URL; give e.g. http://127.0.0.1:8000")
+        if value is None:
+            return value
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError as exc:
+            raise ValueError(f"server_url {value!r} is not a valid URL ({exc}); {_EXAMPLE}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"server_url {value!r} is not an http(s) URL with a host; {_EXAMPLE}")
         return value
 
     @field_validator("collection_prefix")

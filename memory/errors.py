@@ -22,5 +22,10 @@ class StoreUnavailable(MemoryBankError, RuntimeError):
     """The vector store is closed or unreachable; the message says what to start or reopen."""
 
 
+class BankDamaged(MemoryBankError, RuntimeError):
+    """A file of the bank cannot be read (the ledger, or the embedded vector index); the message names the file
+    and how to recover. Nothing was changed."""
+
+
 class SnapshotNotFound(MemoryUsageError):
     """No snapshot of that name exists; the message lists the known ones."""

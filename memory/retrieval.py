@@ -38,6 +38,10 @@ class KeywordState:
     seq: int
 
 
+MAX_K = 10_000
+"""The most memories one retrieval returns (a larger k would only ask Chroma for more than it holds)."""
+
+
 class Retriever:
     """Ranks memories for a query; owns the per-scope BM25 indexes, kept current from the history log."""
 
@@ -136,8 +140,8 @@ class Retriever:
         """The work behind :meth:`MemoryBank.retrieve` (see there for the arguments)."""
         if not isinstance(query, str) or not query.strip():
             raise MemoryUsageError("retrieve needs a non-empty query text")
-        if k < 1:
-            raise MemoryUsageError(f"k must be >= 1, got {k}")
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise MemoryUsageError(f"k must be a whole number from 1 to {MAX_K}; got {k!r}")
         now = self.clock() if now is None else float(now)
         scopes = self.scopes.resolve(None if kinds is None else list(kinds), namespace)
         if not scopes:

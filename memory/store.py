@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from memory.dirlock import DirLock
-from memory.errors import StoreUnavailable
+from memory.errors import BankDamaged, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,27 @@ class VectorStore(Protocol):
         ...
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first bytes of every SQLite database file."""
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(len(SQLITE_HEADER))
+
+
+def _damage_of(exc: BaseException | None) -> BaseException | None:
+    """The error of embedded Chroma saying its SQLite file is not a database or is damaged: ``exc`` or one it was
+    raised while handling (Chroma's cleanup can fail after a failed open); None when there is none."""
+    seen = 0
+    while exc is not None and seen < 8:
+        text = str(exc)
+        if "file is not a database" in text or "malformed" in text:
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
 def _is_connection_error(exc: BaseException) -> bool:
     names = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
     text = str(exc)
@@ -160,7 +181,15 @@ class ChromaStore:
 
         settings = Settings(anonymized_telemetry=False)
         if self.path is not None:
-            return chromadb.PersistentClient(path=str(self.path), settings=settings)
+            index = self.path / "chroma.sqlite3"
+            if index.is_file() and index.stat().st_size and _head(index) != SQLITE_HEADER:
+                raise self._damaged(ValueError(f"{index.name} is not a SQLite database"))
+            try:
+                return chromadb.PersistentClient(path=str(self.path), settings=settings)
+            except Exception as exc:
+                if (damage := _damage_of(exc)) is not None:
+                    raise self._damaged(damage) from None
+                raise
         assert self.url is not None
         parsed = urlparse(self.url)
         try:
@@ -219,9 +248,15 @@ class ChromaStore:
         except StoreUnavailable:
             raise
         except Exception as exc:
+            if self.path is not None and (damage := _damage_of(exc)) is not None:
+                raise self._damaged(damage) from exc
             if _is_connection_error(exc):
                 raise StoreUnavailable(f"lost the {self.describe()} ({exc}); {self._start_hint()}") from exc
             raise
+
+    def _damaged(self, exc: BaseException) -> BankDamaged:
+        return BankDamaged(f"the vector index in {self.path} cannot be read ({exc}); move that directory aside and "
+                           "open the bank again: the index is rebuilt from the ledger, which keeps every vector")
 
     def _collection(self, name: str, create: bool) -> Any:
         col = self._collections.get(name)

@@ -72,8 +72,7 @@ def missing_bank_message(memory_dir: Path) -> str:
 def open_bank(memory_dir: Path, chroma_url: str | None = None, *, create: bool = False) -> Iterator[MemoryBank]:
     """Open the bank in ``memory_dir`` (refusing to create one unless ``create``); project errors exit 2."""
     try:
-        if memory_dir.exists() and not memory_dir.is_dir():
-            raise UsageError(f"--memory-dir {str(memory_dir)!r} is a file; give a directory")
+        check_memory_dir(memory_dir)
         if not create and not (memory_dir / "ledger.sqlite3").is_file():
             raise UsageError(missing_bank_message(memory_dir))
         try:
@@ -110,7 +109,19 @@ def inside_data_dir(path: Path, root: Path, what: str) -> Path:
 
 
 def data_root(memory_dir: Path, data_dir: Path | None) -> Path:
+    """The directory import and export paths must be inside: ``--data-dir``, else the memory dir's parent."""
+    check_memory_dir(memory_dir)
     return data_dir if data_dir is not None else memory_dir.expanduser().resolve().parent
+
+
+def check_memory_dir(memory_dir: Path) -> None:
+    """Refuse a memory dir that is a file or lies under one (``FILE/sub``), naming the file."""
+    for path in (memory_dir, *memory_dir.parents):
+        if path.exists():
+            if not path.is_dir():
+                where = "is a file" if path == memory_dir else f"lies under {str(path)!r}, which is a file"
+                raise UsageError(f"--memory-dir {str(memory_dir)!r} {where}; give a directory")
+            return
 
 
 def unique_snapshot_name(bank: MemoryBank, base: str) -> str:

@@ -32,12 +32,16 @@ from agent.cli.options import JsonOpt
 from agent.cli.output import plain, print_json, stdout
 from agent.text import clip
 from memory import MemoryBank, MemoryKind, MemoryStatus
+from memory.retrieval import MAX_K
+
+MAX_ROWS = 10_000_000
+"""The most rows a listing asks for (SQLite's LIMIT takes no more than a 64-bit integer)."""
 
 
 def list_command(
     memory_dir: DirOpt = DEFAULT_DIR, chroma_url: ChromaOpt = None, namespace: NsOpt = None, kind: KindOpt = None,
     status: Annotated[StatusChoice, typer.Option(help="Which life-cycle state to show.")] = StatusChoice.active,
-    limit: Annotated[int, typer.Option(min=1, help="Most memories to show (newest first).")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="Most memories to show (newest first).")] = 50,
     as_json: JsonOpt = False,
 ) -> None:  # fmt: skip
     """List memories, newest first, with kind, namespace, status, retention and utility."""
@@ -103,7 +107,7 @@ def show_command(memory_id: IdArg, memory_dir: DirOpt = DEFAULT_DIR, chroma_url:
 
 def search_command(
     query: Annotated[str, typer.Argument(help="What to look for (free text).")],
-    k: Annotated[int, typer.Option("--k", min=1, help="Most memories to return.")] = 5,
+    k: Annotated[int, typer.Option("--k", min=1, max=MAX_K, help="Most memories to return.")] = 5,
     memory_dir: DirOpt = DEFAULT_DIR, chroma_url: ChromaOpt = None, namespace: NsOpt = None, kind: KindOpt = None,
     as_json: JsonOpt = False,
 ) -> None:  # fmt: skip
@@ -210,7 +214,8 @@ def stats_command(memory_dir: DirOpt = DEFAULT_DIR, chroma_url: ChromaOpt = None
 
 
 def history_command(memory_id: IdArg, memory_dir: DirOpt = DEFAULT_DIR, chroma_url: ChromaOpt = None,
-                    limit: Annotated[int | None, typer.Option(min=1, help="Only the newest N entries.")] = None,
+                    limit: Annotated[int | None, typer.Option(min=1, max=MAX_ROWS,
+                                                              help="Only the newest N entries.")] = None,
                     as_json: JsonOpt = False) -> None:  # fmt: skip
     """The append-only log of one memory (insert, recalls' feedback, pin, archive, restore, ...), oldest first."""
     with open_bank(memory_dir, chroma_url) as bank:

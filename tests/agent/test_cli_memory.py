@@ -279,6 +279,21 @@ def test_memory_text_cannot_drive_the_terminal(tmp_path: Path) -> None:
     assert json.loads(as_json.stdout)["record"]["text"] == hostile  # JSON stays exact
 
 
+def test_bad_urls_paths_and_numbers_get_one_line(bank: Bank, tmp_path: Path) -> None:
+    assert_usage_error(run(bank, "list", "--chroma-url", "http://[::bad"), "'http://[::bad' is not a valid URL")
+    assert_usage_error(run(bank, "list", "--chroma-url", "http://"), "not an http(s) URL with a host")
+    afile = tmp_path / "data" / "afile"
+    afile.write_text("x")
+    export = tmp_path / "data" / "e.jsonl"
+    assert run(bank, "export", str(export)).exit_code == 0
+    result = runner.invoke(memory_app, ["import", str(export), "--create", "--memory-dir", str(afile / "sub")])
+    assert_usage_error(result, f"lies under '{afile}', which is a file")
+    for args in (("list", "--limit", "9223372036854775808"), ("search", "milk", "--k", "9223372036854775807")):
+        result = run(bank, *args)
+        assert result.exit_code == 2 and "Traceback" not in result.output and "less than or equal to" in result.output, args
+    assert len(active_ids(bank)) == 5
+
+
 def test_missing_or_bad_memory_dir(tmp_path: Path) -> None:
     missing = tmp_path / "nothing-here"
     result = runner.invoke(memory_app, ["list", "--memory-dir", str(missing)])
