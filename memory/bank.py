@@ -2,9 +2,8 @@
 
 Write path (crash-safe outbox): a new memory is first committed to the SQLite ledger with its embedding
 and ``synced = 0``, then added to Chroma, then marked synced. A crash in between leaves an unsynced row
-that :meth:`MemoryBank.sync` (run on open) pushes again; a Chroma that is down makes insert raise
-:class:`StoreUnavailable` with the rows kept. Deletes go the same way (archived + unsynced, or a
-tombstone), so nothing stored is lost and the index never points at nothing.
+that :meth:`MemoryBank.sync` (run on open) pushes again, with whatever the index lacks; a Chroma that is down
+makes insert raise :class:`StoreUnavailable` with the rows kept. Deletes go the same way (archived + unsynced).
 
 Read path: embed the query, one Chroma query per (kind, namespace) collection, BM25 over the same scope,
 one ledger read, scoring (relevance fused from dense and keyword, recency, importance, retention,
@@ -26,7 +25,6 @@ The parts get their dependencies in their constructors and never see the bank: :
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -36,9 +34,9 @@ import numpy as np
 
 from memory.base import MemoryInput, MemoryKind, MemoryRecord, MemoryStatus, RetrievedMemory
 from memory.config import MemoryConfig
+from memory.damage import open_ledger
 from memory.embed import Embed, LazyEmbed
-from memory.errors import BankDamaged, StoreUnavailable
-from memory.ledger import Ledger
+from memory.errors import StoreUnavailable
 from memory.lifecycle import ForgetReport, Lifecycle
 from memory.retrieval import Retriever
 from memory.schema import HistoryEntry
@@ -50,23 +48,6 @@ from memory.views import BankView
 from memory.writer import VoteOutcome, Writer
 
 log = logging.getLogger(__name__)
-
-
-def open_ledger(config: MemoryConfig, clock: Callable[[], float]) -> Ledger:
-    """The bank's ledger; a file that is not a readable SQLite database, or an empty one beside a vector index
-    that holds memories, is :class:`BankDamaged` (opening it would start an empty bank over the old one)."""
-    path = config.ledger_path
-    index = config.chroma_path / "chroma.sqlite3"
-    if path.is_file() and path.stat().st_size == 0 and not config.server_url and index.is_file():
-        raise BankDamaged(f"the ledger {path} is empty while the vector index beside it holds data; restore the "
-                          "ledger from a copy (the index alone cannot rebuild counters and history)")  # fmt: skip
-    try:
-        ledger = Ledger(path, clock=clock)
-        ledger.count()
-    except sqlite3.DatabaseError as exc:
-        raise BankDamaged(f"the ledger {path} cannot be read ({exc}); restore it from a copy — nothing was "
-                          "changed") from None  # fmt: skip
-    return ledger
 
 
 class MemoryBank:

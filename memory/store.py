@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from memory.damage import damage_of, is_sqlite
 from memory.dirlock import DirLock
 from memory.errors import BankDamaged, StoreUnavailable
 
@@ -104,27 +105,6 @@ class VectorStore(Protocol):
         ...
 
 
-SQLITE_HEADER = b"SQLite format 3\x00"
-"""The first bytes of every SQLite database file."""
-
-
-def _head(path: Path) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read(len(SQLITE_HEADER))
-
-
-def _damage_of(exc: BaseException | None) -> BaseException | None:
-    """The error of embedded Chroma saying its SQLite file is not a database or is damaged: ``exc`` or one it was
-    raised while handling (Chroma's cleanup can fail after a failed open); None when there is none."""
-    seen = 0
-    while exc is not None and seen < 8:
-        text = str(exc)
-        if "file is not a database" in text or "malformed" in text:
-            return exc
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return None
-
-
 def _is_connection_error(exc: BaseException) -> bool:
     names = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
     text = str(exc)
@@ -182,12 +162,12 @@ class ChromaStore:
         settings = Settings(anonymized_telemetry=False)
         if self.path is not None:
             index = self.path / "chroma.sqlite3"
-            if index.is_file() and index.stat().st_size and _head(index) != SQLITE_HEADER:
+            if index.is_file() and index.stat().st_size and not is_sqlite(index):
                 raise self._damaged(ValueError(f"{index.name} is not a SQLite database"))
             try:
                 return chromadb.PersistentClient(path=str(self.path), settings=settings)
             except Exception as exc:
-                if (damage := _damage_of(exc)) is not None:
+                if (damage := damage_of(exc)) is not None:
                     raise self._damaged(damage) from None
                 raise
         assert self.url is not None
@@ -248,7 +228,7 @@ class ChromaStore:
         except StoreUnavailable:
             raise
         except Exception as exc:
-            if self.path is not None and (damage := _damage_of(exc)) is not None:
+            if self.path is not None and (damage := damage_of(exc)) is not None:
                 raise self._damaged(damage) from exc
             if _is_connection_error(exc):
                 raise StoreUnavailable(f"lost the {self.describe()} ({exc}); {self._start_hint()}") from exc

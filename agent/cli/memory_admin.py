@@ -246,6 +246,9 @@ def import_command(
     """Add the memories of an export whose ids and texts are new (existing ones are skipped); all or nothing."""
     try:
         source = inside_data_dir(path, data_root(memory_dir, data_dir), "import file")
+        if source.is_dir():
+            raise UsageError(f"import file {str(path)!r} is a directory; give the .jsonl file `evolve memory export` "
+                             "wrote")  # fmt: skip
         if not source.is_file():
             raise UsageError(f"import file {str(path)!r} does not exist (resolved: {source})")
         lines = check_export(source, path)

@@ -1,0 +1,51 @@
+"""Telling a damaged bank file from a healthy one: the ledger opened only when it is a readable SQLite database
+(and not an empty one beside an index that holds data), and the errors of embedded Chroma that mean its file is
+damaged. Opening a damaged file as if it were new would start an empty bank over the old one."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from memory.config import MemoryConfig
+from memory.errors import BankDamaged
+from memory.ledger import Ledger
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first bytes of every SQLite database file."""
+
+
+def is_sqlite(path: Path) -> bool:
+    """Whether ``path`` starts as a SQLite database does (reads 16 bytes)."""
+    with open(path, "rb") as fh:
+        return fh.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+
+
+def damage_of(exc: BaseException | None) -> BaseException | None:
+    """The error of embedded Chroma saying its SQLite file is not a database or is damaged: ``exc`` or one it was
+    raised while handling (Chroma's cleanup can fail after a failed open); None when there is none."""
+    seen = 0
+    while exc is not None and seen < 8:
+        text = str(exc)
+        if "file is not a database" in text or "malformed" in text:
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def open_ledger(config: MemoryConfig, clock: Callable[[], float]) -> Ledger:
+    """The bank's ledger; a file that is not a readable SQLite database, or an empty one beside a vector index
+    that holds memories, is :class:`BankDamaged` (opening it would start an empty bank over the old one)."""
+    path = config.ledger_path
+    index = config.chroma_path / "chroma.sqlite3"
+    if path.is_file() and path.stat().st_size == 0 and not config.server_url and index.is_file():
+        raise BankDamaged(f"the ledger {path} is empty while the vector index beside it holds data; restore the "
+                          "ledger from a copy (the index alone cannot rebuild counters and history)")  # fmt: skip
+    try:
+        ledger = Ledger(path, clock=clock)
+        ledger.count()
+    except sqlite3.DatabaseError as exc:
+        raise BankDamaged(f"the ledger {path} cannot be read ({exc}); restore it from a copy — nothing was "
+                          "changed") from None  # fmt: skip
+    return ledger
