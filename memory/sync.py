@@ -206,6 +206,10 @@ class Syncer:
         would otherwise find its earlier memories only by keyword. Cheap when the counts already match.
         Archived memories still present in the store are deleted from it.
         """
+        live_counts = self.ledger.query(f"SELECT kind, namespace, SUM(status != '{MemoryStatus.ARCHIVED.value}') "
+                                        "FROM memories GROUP BY kind, namespace")  # fmt: skip
+        if all(self.store.count(self.names.of(MemoryKind(k), ns)) == n for k, ns, n in live_counts):
+            return 0  # the usual open: every collection holds what the ledger has live
         scopes: dict[str, tuple[list[str], list[str]]] = {}
         for mid, kind, namespace, status in self.ledger.scope_rows():
             live, archived = scopes.setdefault(self.names.of(MemoryKind(kind), namespace), ([], []))
