@@ -50,6 +50,7 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._depth = 0
+        self._vector_size: int | None = None
         self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
         self.conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         self.conn.execute("PRAGMA journal_mode = WAL")
@@ -160,10 +161,13 @@ class Ledger:
         return out
 
     def vector_size(self) -> int | None:
-        """The number of dimensions most stored vectors have (None when there are none)."""
-        rows = self.query("SELECT length(embedding), COUNT(*) FROM vectors WHERE embedding IS NOT NULL "
-                          "GROUP BY 1 ORDER BY 2 DESC LIMIT 1")  # fmt: skip
-        return int(rows[0][0]) // 4 if rows else None
+        """The number of dimensions most stored vectors have (None when there are none); found once, as a bank's
+        embedding size never changes (inserts with the caller's vectors ask for it every time)."""
+        if self._vector_size is None:
+            rows = self.query("SELECT length(embedding), COUNT(*) FROM vectors WHERE embedding IS NOT NULL "
+                              "GROUP BY 1 ORDER BY 2 DESC LIMIT 1")  # fmt: skip
+            self._vector_size = int(rows[0][0]) // 4 if rows else None
+        return self._vector_size
 
     def update_fields(self, memory_id: str, fields: dict[str, Any], *, store_dirty: bool) -> None:
         """Set columns of one row; ``store_dirty`` marks the row for re-sync of text/vector to the store."""

@@ -27,7 +27,6 @@ from memory.errors import MemoryUsageError, SnapshotNotFound
 from memory.ledger import Ledger
 from memory.schema import COLUMNS, RECORD_SELECT, from_blob, record_from_row, record_values
 from memory.scopes import CollectionNames
-from memory.tokens import count_tokens
 from memory.validate import bank_dimension, checked_vectors, finite, imported_record, optional_text
 
 EXPORT_FORMAT = "evolve-memory-jsonl"
@@ -188,10 +187,9 @@ class Snapshots:
         rows, vecs = [], []
         for i, (r, d) in enumerate(fresh):
             vecs.append(vectors[i] if i in vectors else d["embedding"])
-            tokens = count_tokens(r.text, self.config.token_encoding)
             extra = (1 if r.status is MemoryStatus.ARCHIVED else 0, d["archived_at"], d["archive_reason"],
                      d["reflected_at"])  # fmt: skip
-            rows.append((*record_values(r), tokens, *extra))
+            rows.append((*record_values(r), d["tokens"], *extra))
         cols = [*COLUMNS, "tokens", "synced", "archived_at", "archive_reason", "reflected_at"]
         with self.ledger.tx() as conn:
             marks = ", ".join("?" * len(cols))
@@ -205,7 +203,8 @@ class Snapshots:
         return [r for r, _ in fresh]
 
     def _read_export(self, path: Path) -> list[tuple[MemoryRecord, dict[str, Any]]]:
-        """The records of an export file and their extras (checked embedding, archive and reflection times),
+        """The records of an export file and their extras (checked embedding, token count, archive and reflection
+        times),
         one per id and content (a repeated content keeps its first line); raises on the first bad line."""
         if path.is_dir():
             raise MemoryUsageError(f"{path} is a directory; give the .jsonl file `evolve memory export` wrote")
@@ -238,7 +237,7 @@ class Snapshots:
                 raise MemoryUsageError(f"{where}: not JSON ({exc}); fix or remove the line") from None
             if not isinstance(data, dict) or "record" not in data:
                 raise MemoryUsageError(f"{where}: expected an object with a \"record\"; got {text[:60]!r}")
-            record = imported_record(data["record"], where, self.config)
+            record, tokens = imported_record(data["record"], where, self.config)
             if record.id in entries:
                 raise MemoryUsageError(f"{where}: id {record.id} is repeated (first at an earlier line); "
                                        "an export holds each memory once")  # fmt: skip
@@ -246,7 +245,7 @@ class Snapshots:
             if key in contents:
                 continue
             contents.add(key)
-            extras = {"embedding": data.get("embedding"), "line": n,
+            extras = {"embedding": data.get("embedding"), "line": n, "tokens": tokens,
                       "archived_at": _time(data.get("archived_at"), f"{where}: archived_at"),
                       "archive_reason": optional_text(data.get("archive_reason"), f"{where}: archive_reason"),
                       "reflected_at": _time(data.get("reflected_at"), f"{where}: reflected_at")}  # fmt: skip

@@ -148,9 +148,9 @@ def bank_dimension(stored: int | None, embed: Callable[[list[str]], np.ndarray])
     return stored if stored is not None else int(np.asarray(embed(["dimension"])).shape[-1])
 
 
-def imported_record(data: object, where: str, config: MemoryConfig) -> MemoryRecord:
-    """A record of an export line, checked field by field with insert's rules; its content hash is recomputed
-    (a forged one cannot let a duplicate in)."""
+def imported_record(data: object, where: str, config: MemoryConfig) -> tuple[MemoryRecord, int]:
+    """A record of an export line, checked field by field with insert's rules, and its text's token count; its
+    content hash is recomputed (a forged one cannot let a duplicate in)."""
     if not isinstance(data, Mapping):
         raise MemoryUsageError(f"{where}: record must be an object; got {type(data).__name__}")
     for key in ("id", "kind", "namespace", "text", "created_at"):
@@ -161,7 +161,7 @@ def imported_record(data: object, where: str, config: MemoryConfig) -> MemoryRec
         raise MemoryUsageError(f"{where}: id {mid!r:.60} is not a memory id (mem- and 20 hex digits)")
     kind = parse_kind(data["kind"])
     namespace = validate_namespace(data["namespace"])
-    text, _ = checked_text(data["text"], where, config)
+    text, tokens = checked_text(data["text"], where, config)
     created = finite(data["created_at"], f"{where}: created_at", low=0.0)
     status = data.get("status", "active")
     if status not in {s.value for s in MemoryStatus}:
@@ -182,7 +182,7 @@ def imported_record(data: object, where: str, config: MemoryConfig) -> MemoryRec
     derived = id_list(data.get("derived_from"), f"{where}: derived_from")
     if bad := next((d for d in derived if not MEMORY_ID.match(d)), None):
         raise MemoryUsageError(f"{where}: derived_from holds {bad!r:.60}, which is not a memory id")
-    return MemoryRecord(
+    record = MemoryRecord(
         id=mid, kind=kind, namespace=namespace, text=text, created_at=created,
         updated_at=finite(data.get("updated_at", created), f"{where}: updated_at", low=0.0),
         context=encodable(_string(data.get("context") or "", f"{where}: context"), f"{where}: context"),
@@ -200,6 +200,7 @@ def imported_record(data: object, where: str, config: MemoryConfig) -> MemoryRec
         meta=checked_meta(data.get("meta") or {}, where),
         content_hash=content_hash(kind, namespace, text),
     )  # fmt: skip
+    return record, tokens
 
 
 def _string(value: Any, what: str) -> str:

@@ -119,9 +119,8 @@ def run_bench(
             server = stack.enter_context(ChromaServer(out_dir / "chroma-server"))
             memory = memory.model_copy(update={"server_url": server.url})
         clock = BenchClock()
-        bank = MemoryBank(memory, clock=clock)
+        bank = MemoryBank(memory, clock=clock)  # opening pushes what a new or other store lacks
         stack.callback(bank.close)
-        bank.mirror_into_store()
         log_path = out_dir / "episodes.jsonl"
         run_log = RunLog.open(log_path)
         run_log.code = record["code"]["code"]
