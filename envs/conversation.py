@@ -160,6 +160,20 @@ def _evidence_ids(raw: Any) -> tuple[str, ...]:
     return tuple(ids)
 
 
+def _shown(value: Any) -> str:
+    """A bad value as a message shows it: its repr, cut to 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _category(value: Any, conv_id: str, n: int) -> int:
+    """A question's LoCoMo category, 0-5 (0: none given); else :class:`EnvUsageError` naming the value."""
+    if isinstance(value, int | str) and not isinstance(value, bool) and str(value).strip() in set("012345"):
+        return int(value)
+    raise EnvUsageError(f"LoCoMo record {conv_id!r} question {n}: category {_shown(value)} is not a LoCoMo "
+                        "category; use a number from 1 to 5")  # fmt: skip
+
+
 def parse_locomo(raw: dict[str, Any], conv_id: str) -> Conversation:
     """Build a :class:`Conversation` from one LoCoMo record.
 
@@ -175,18 +189,27 @@ def parse_locomo(raw: dict[str, Any], conv_id: str) -> Conversation:
         EnvUsageError: if a required key is missing.
     """
     conv = raw.get("conversation", raw)
-    qa_raw = raw.get("qa", conv.get("qa", []))
     conv_id = str(raw.get("sample_id", conv_id))
-    if not isinstance(conv, dict) or "speaker_a" not in conv or "speaker_b" not in conv:
+    if not isinstance(conv, dict):
+        raise EnvUsageError(f"LoCoMo record {conv_id!r}: 'conversation' is {_shown(conv)}, not an object; "
+                            f"expected {LOCOMO_FORMAT}.")  # fmt: skip
+    if "speaker_a" not in conv or "speaker_b" not in conv:
         raise EnvUsageError(
             f"LoCoMo record {conv_id!r} has no speaker_a/speaker_b; expected {LOCOMO_FORMAT}."
         )
+    qa_raw = raw.get("qa", conv.get("qa", []))
+    if not isinstance(qa_raw, list) or not all(isinstance(q, dict) for q in qa_raw):
+        raise EnvUsageError(f"LoCoMo record {conv_id!r}: 'qa' must be a list of objects, got {_shown(qa_raw)}; "
+                            f"expected {LOCOMO_FORMAT}.")  # fmt: skip
     sessions = []
     for key, value in conv.items():
         m = _SESSION_KEY.match(key)
         if not m or not isinstance(value, list) or not value:
             continue
         idx = int(m.group(1))
+        if not all(isinstance(t, dict) for t in value):
+            raise EnvUsageError(f"LoCoMo record {conv_id!r}: {key} must be a list of turn objects; "
+                                f"expected {LOCOMO_FORMAT}.")  # fmt: skip
         turns = tuple(
             Turn(
                 speaker=_text(t.get("speaker")),
@@ -206,10 +229,10 @@ def parse_locomo(raw: dict[str, Any], conv_id: str) -> Conversation:
             question=_text(q.get("question")),
             answer=None if q.get("answer") is None else str(q["answer"]),
             evidence=_evidence_ids(q.get("evidence", []) or []),
-            category=int(q.get("category", 0)),
+            category=_category(q.get("category", 0), conv_id, n),
             adversarial_answer=None if q.get("adversarial_answer") is None else str(q["adversarial_answer"]),
         )
-        for q in qa_raw
+        for n, q in enumerate(qa_raw)
     )
     if not sessions:
         raise EnvUsageError(

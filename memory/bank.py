@@ -34,9 +34,10 @@ import numpy as np
 
 from memory.base import MemoryInput, MemoryKind, MemoryRecord, MemoryStatus, RetrievedMemory
 from memory.config import MemoryConfig
-from memory.damage import open_ledger
+from memory.damage import check_bank_dir, open_ledger
 from memory.embed import Embed, LazyEmbed
 from memory.errors import StoreUnavailable
+from memory.integrity import Integrity, IntegrityReport, RepairReport
 from memory.lifecycle import ForgetReport, Lifecycle
 from memory.retrieval import Retriever
 from memory.schema import HistoryEntry
@@ -60,6 +61,7 @@ class MemoryBank:
         store: VectorStore | None = None,
         embed: Embed | None = None,
         clock: Callable[[], float] = time.time,
+        reconcile: bool = True,
     ) -> None:
         """Open (or create) a bank.
 
@@ -68,12 +70,16 @@ class MemoryBank:
             store: a vector store to use instead of the one the config describes (tests, other backends).
             embed: texts -> (n, d) unit vectors; default: the shared all-MiniLM-L6-v2 embedder.
             clock: time source (tests pass a fixed clock).
+            reconcile: push the ledger's backlog to the vector index on open; False leaves the index as found
+                (``evolve memory check`` and ``repair`` look before they touch).
 
         Raises:
             StoreUnavailable: the configured Chroma server does not answer.
+            BankDamaged: a file of the bank cannot be read, or the index refuses the ledger's memories.
         """
         self.config = config
         self.clock = clock
+        check_bank_dir(config.path)
         config.path.mkdir(parents=True, exist_ok=True)
         self.ledger = open_ledger(config, clock)
         try:
@@ -104,13 +110,16 @@ class MemoryBank:
         self.writer = Writer(config, self.ledger, self.view, self.scopes, self.syncer, self.lifecycle, self._embed,
                              clock)  # fmt: skip
         """Inserts, feedback, votes and record edits."""
+        self.integrity = Integrity(config, self.ledger, self.store, names, self.syncer, self._embed, clock)
+        """Check and repair of the vector index against the ledger."""
         self._closed = False
         self.scopes.refresh()
-        pending = self.syncer.backlog()
-        if pending:
-            log.info("reconciling %d memories left unsynced by an earlier run", pending)
-            self.sync()
-        self.syncer.mirror()  # an index lost or replaced on disk is rebuilt from the ledger's vectors
+        if reconcile:
+            try:
+                self.integrity.reconcile()
+            except BaseException:
+                self.close()
+                raise
 
     @classmethod
     def open(cls, path: str | Path, **config: Any) -> MemoryBank:
@@ -174,11 +183,18 @@ class MemoryBank:
         self._check_open()
         return self.syncer.flush()
 
-    def mirror_into_store(self) -> int:
-        """Push the memories the ledger holds but the vector store lacks (e.g. a new Chroma server); returns
-        how many. Archived memories still in the store are deleted from it; cheap when the counts match."""
+    def check(self) -> IntegrityReport:
+        """Compare the vector index with the ledger: missing, extra, unfit vectors, unreadable rows (reads all ids)."""
         self._check_open()
-        return self.syncer.mirror()
+        return self.integrity.check()
+
+    def repair(self) -> RepairReport:
+        """Rebuild the index from the ledger's vectors; what cannot be placed goes to quarantine, nothing is lost."""
+        self._check_open()
+        report = self.integrity.repair()
+        self.retriever.invalidate()
+        self.scopes.refresh()
+        return report
 
     # -- read ---------------------------------------------------------------------------------------------
     def get(self, memory_id: str) -> MemoryRecord:
@@ -352,31 +368,10 @@ class MemoryBank:
         return len(imported)
 
     def stats(self) -> dict[str, Any]:
-        """Counts per kind, namespace and status, plus sync and failure counters."""
-        rows = self.ledger.query("SELECT kind, namespace, status, COUNT(*) FROM memories GROUP BY 1, 2, 3")
-        by_kind: dict[str, dict[str, int]] = {}
-        by_ns: dict[str, int] = {}
-        for kind, ns, status, n in rows:
-            by_kind.setdefault(kind, {}).setdefault(status, 0)
-            by_kind[kind][status] += n
-            if status == MemoryStatus.ACTIVE.value:
-                by_ns[ns] = by_ns.get(ns, 0) + n
-        return {
-            "path": str(self.config.path),
-            "store": getattr(self.store, "describe", lambda: type(self.store).__name__)(),
-            "total": sum(n for *_, n in rows),
-            "active": sum(n for _, _, s, n in rows if s == MemoryStatus.ACTIVE.value),
-            "by_kind": by_kind,
-            "active_by_namespace": by_ns,
-            "unsynced": self.ledger.count("synced = 0"),
-            "unflushed": self.ledger.count("meta_dirty = 1"),
-            "unreflected_experiences": self.ledger.count(
-                "kind = 'experience' AND status = 'active' AND reflected_at IS NULL"
-            ),
-            "reflect_failures": int(self.ledger.query("SELECT COUNT(*) FROM reflect_failures")[0][0]),
-            "snapshots": [s.name for s in self.list_snapshots()],
-            "history_entries": self.ledger.last_history_seq(),
-        }
+        """Counts per kind, namespace and status, plus sync, failure and quarantine counters."""
+        store = getattr(self.store, "describe", lambda: type(self.store).__name__)()
+        snapshots = [s.name for s in self.list_snapshots()]
+        return {"path": str(self.config.path), "store": store, **self.view.stats(), "snapshots": snapshots}
 
     def close(self) -> None:
         """Publish counters (server mode), close the store and the ledger. Idempotent."""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from memory.config import MemoryConfig
-from memory.errors import BankDamaged
+from memory.errors import BankDamaged, MemoryUsageError
 from memory.ledger import Ledger
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -32,6 +32,16 @@ def damage_of(exc: BaseException | None) -> BaseException | None:
             return exc
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return None
+
+
+def check_bank_dir(path: Path) -> None:
+    """Refuse a bank directory that is a file or lies under one (``FILE/sub``), naming the file."""
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                where = "is a file" if part == path else f"lies under {str(part)!r}, which is a file"
+                raise MemoryUsageError(f"memory directory {str(path)!r} {where}; give a directory")
+            return
 
 
 def open_ledger(config: MemoryConfig, clock: Callable[[], float]) -> Ledger:

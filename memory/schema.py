@@ -10,6 +10,8 @@ Tables (see :mod:`memory.ledger` for the class that runs the SQL):
 * ``tombstones``: ids still to be deleted from the vector store (outbox of deletes).
 * ``history``: the append-only log of every operation (who, what, when, why, before/after).
 * ``reflect_failures``: raw model output that could not be used, kept for inspection.
+* ``quarantine``: what :mod:`memory.integrity` could not place (a row that no longer reads as a record, an
+  index item no ledger row explains), kept whole as JSON instead of deleted.
 * ``snapshots``: names of saved snapshots (each a copy of ``memories`` in its own SQLite file).
 
 Kept apart from the connection so that readers of rows (views, snapshots, sync) need not know about it.
@@ -94,6 +96,14 @@ CREATE TABLE IF NOT EXISTS reflect_failures (
     error TEXT NOT NULL,
     raw TEXT NOT NULL,
     experience_ids TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    memory_id TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    data TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS snapshots (
     name TEXT PRIMARY KEY,
@@ -208,8 +218,8 @@ def to_blob(vector: np.ndarray) -> bytes:
 
 
 def from_blob(blob: bytes | None) -> np.ndarray | None:
-    """Inverse of :func:`to_blob`."""
-    return None if blob is None else np.frombuffer(blob, dtype=np.float32)
+    """Inverse of :func:`to_blob`; None for no vector or a blob whose length is no whole number of floats."""
+    return None if blob is None or len(blob) % 4 else np.frombuffer(blob, dtype=np.float32)
 
 
 def record_summary(record: MemoryRecord) -> dict[str, Any]:

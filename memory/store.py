@@ -355,6 +355,18 @@ class ChromaStore:
             col = self._collection(collection, create=False)
             return 0 if col is None else int(col.count())
 
+    def ids(self, collection: str, page: int = 5000) -> list[str]:
+        """Every id in a collection (empty when it does not exist), read in pages."""
+        out: list[str] = []
+        with self._op(write=False):
+            col = self._collection(collection, create=False)
+            while col is not None:
+                got = col.get(include=[], limit=page, offset=len(out))["ids"]
+                out.extend(got)
+                if len(got) < page:
+                    break
+        return out
+
     def drop(self, collection: str) -> None:
         """Delete a whole collection (used by rollback and tests)."""
         with self._op(write=True):

@@ -132,11 +132,17 @@ class Syncer:
         blobs = {r[0]: r[4] for r in rows}
         records = self.ledger.get(upserts)
         pending: dict[str, tuple[MemoryRecord, np.ndarray]] = {}
+        size, unfit = self.ledger.vector_size(), []
         for mid in upserts:
             vec = from_blob(blobs[mid])
-            if vec is None or mid not in records:
+            if vec is None or mid not in records or vec.shape[0] != size or not np.isfinite(vec).all():
+                unfit.append(mid)
                 continue
             pending[mid] = (records[mid][0], vec)
+        if unfit:
+            log.warning("%d memories have no vector the index can take (e.g. %s); they stay unsynced until "
+                        "`evolve memory repair --memory-dir %s` embeds them again",
+                        len(unfit), unfit[0], self.config.path)  # fmt: skip
         items = list(pending.items())
         for start in range(0, len(items), 5000):
             self.push(dict(items[start : start + 5000]))

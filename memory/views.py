@@ -70,6 +70,32 @@ class BankView:
         return self.ledger.count(" AND ".join(where), params)
 
     # -- lookups ------------------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        """Counts per kind, namespace and status, rows not yet in the vector index or its metadata, unreflected
+        experiences, reflection failures, quarantined rows and the length of the history log."""
+        rows = self.ledger.query("SELECT kind, namespace, status, COUNT(*) FROM memories GROUP BY 1, 2, 3")
+        by_kind: dict[str, dict[str, int]] = {}
+        by_ns: dict[str, int] = {}
+        for kind, ns, status, n in rows:
+            by_kind.setdefault(kind, {}).setdefault(status, 0)
+            by_kind[kind][status] += n
+            if status == MemoryStatus.ACTIVE.value:
+                by_ns[ns] = by_ns.get(ns, 0) + n
+        return {
+            "total": sum(n for *_, n in rows),
+            "active": sum(n for _, _, s, n in rows if s == MemoryStatus.ACTIVE.value),
+            "by_kind": by_kind,
+            "active_by_namespace": by_ns,
+            "unsynced": self.ledger.count("synced = 0"),
+            "unflushed": self.ledger.count("meta_dirty = 1"),
+            "unreflected_experiences": self.ledger.count(
+                "kind = 'experience' AND status = 'active' AND reflected_at IS NULL"
+            ),
+            "reflect_failures": int(self.ledger.query("SELECT COUNT(*) FROM reflect_failures")[0][0]),
+            "quarantined": int(self.ledger.query("SELECT COUNT(*) FROM quarantine")[0][0]),
+            "history_entries": self.ledger.last_history_seq(),
+        }
+
     def latest_activity(self) -> float | None:
         """The last time anything in the bank changed or was recalled (Unix seconds); None for an empty bank.
 

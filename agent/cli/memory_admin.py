@@ -107,7 +107,13 @@ def reflect_command(
         report = reflect(bank, json_llm(chat), namespace=namespace, batch_size=batch_size, max_batches=batches,
                          steps=chosen, again=again, check=check_rule)  # fmt: skip
         added = {r.id: r.text for r in bank.get_many(report.insights_added + report.reflections + report.facts)}
+        failures = bank.ledger.failures()[-1:] if report.failures else []
     result = asdict(report)
+    if report.batches and not report.experiences_reflected and report.failures:  # the model never answered usably
+        model_name = f"{llm.value} model" + (f" at {base_url}" if base_url else "")
+        raise fail(f"every reflect step failed ({report.failures} model failures, the last: "
+                   f"{clip(failures[0]['error'] if failures else '?', 120)}); check that the {model_name} answers "
+                   "(`evolve doctor`) — the experiences stay unreflected")  # fmt: skip
     if as_json:
         print_json(result)
         return

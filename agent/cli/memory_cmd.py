@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import memory_admin, memory_read
+from agent.cli import memory_admin, memory_check, memory_read
 
 memory_app = typer.Typer(
     help="Inspect and manage the memory bank: list, show, search, stats, history, reflect, forget, restore, pin, "
-    "snapshot, rollback, export, import.",
+    "snapshot, rollback, export, import, check, repair.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -45,3 +45,5 @@ memory_app.command("snapshot")(memory_admin.snapshot_command)
 memory_app.command("rollback")(memory_admin.rollback_command)
 memory_app.command("export")(memory_admin.export_command)
 memory_app.command("import")(memory_admin.import_command)
+memory_app.command("check")(memory_check.check_command)
+memory_app.command("repair")(memory_check.repair_command)

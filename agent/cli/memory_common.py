@@ -19,7 +19,8 @@ from agent.cli.output import fail, plain
 from agent.errors import EvolveError, UsageError
 from agent.text import clip
 from memory import MemoryBank, MemoryConfig, MemoryKind, MemoryRecord
-from memory.errors import MemoryBankError
+from memory.damage import check_bank_dir
+from memory.errors import MemoryBankError, MemoryUsageError
 from memory.scoring import retention
 
 DEFAULT_DIR = Path(".evolve/memory")
@@ -69,8 +70,10 @@ def missing_bank_message(memory_dir: Path) -> str:
 
 
 @contextmanager
-def open_bank(memory_dir: Path, chroma_url: str | None = None, *, create: bool = False) -> Iterator[MemoryBank]:
-    """Open the bank in ``memory_dir`` (refusing to create one unless ``create``); project errors exit 2."""
+def open_bank(memory_dir: Path, chroma_url: str | None = None, *, create: bool = False,
+              reconcile: bool = True) -> Iterator[MemoryBank]:  # fmt: skip
+    """Open the bank in ``memory_dir`` (refusing to create one unless ``create``; ``reconcile=False`` leaves the
+    index as found, for check and repair); project errors exit 2."""
     try:
         check_memory_dir(memory_dir)
         if not create and not (memory_dir / "ledger.sqlite3").is_file():
@@ -79,7 +82,7 @@ def open_bank(memory_dir: Path, chroma_url: str | None = None, *, create: bool =
             config = MemoryConfig(path=memory_dir, server_url=chroma_url)
         except ValidationError as exc:  # the validators name the bad value and the fix
             raise UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
-        bank = MemoryBank(config)
+        bank = MemoryBank(config, reconcile=reconcile)
     except (EvolveError, MemoryBankError) as exc:
         raise fail(str(exc)) from None
     try:
@@ -116,12 +119,10 @@ def data_root(memory_dir: Path, data_dir: Path | None) -> Path:
 
 def check_memory_dir(memory_dir: Path) -> None:
     """Refuse a memory dir that is a file or lies under one (``FILE/sub``), naming the file."""
-    for path in (memory_dir, *memory_dir.parents):
-        if path.exists():
-            if not path.is_dir():
-                where = "is a file" if path == memory_dir else f"lies under {str(path)!r}, which is a file"
-                raise UsageError(f"--memory-dir {str(memory_dir)!r} {where}; give a directory")
-            return
+    try:
+        check_bank_dir(memory_dir)
+    except MemoryUsageError as exc:
+        raise UsageError(f"--memory-dir: {exc}") from None
 
 
 def unique_snapshot_name(bank: MemoryBank, base: str) -> str:

@@ -186,6 +186,9 @@ def stats_command(memory_dir: DirOpt = DEFAULT_DIR, chroma_url: ChromaOpt = None
     out = stdout()
     out.print(f"{s['path']} ({s['store']}): {s['total']} memories, {s['active']} active; "
               f"{s['history_entries']} history entries; snapshots: {', '.join(s['snapshots']) or 'none'}")  # fmt: skip
+    if s["quarantined"]:
+        out.print(f"{s['quarantined']} rows in quarantine: kept whole in the ledger's quarantine table by "
+                  "`evolve memory repair` (they could not be placed in the bank)")  # fmt: skip
     table = Table(title="memories by kind and status")
     statuses = [st.value for st in MemoryStatus]
     for col in ("kind", *statuses):

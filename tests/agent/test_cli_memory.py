@@ -341,3 +341,39 @@ def test_reflect_writes_rules_and_again_takes_reflected_experiences(bank: Bank, 
 def test_reflect_bad_steps_is_a_usage_error(bank: Bank) -> None:
     assert_usage_error(run(bank, "reflect", "--namespace", "env:twc", "--steps", "insights,dreams"),
                        "--steps 'insights,dreams'", "lessons, insights, summary")  # fmt: skip
+
+
+# -- check and repair ---------------------------------------------------------------------------------------
+def test_check_finds_a_damaged_index_and_repair_rebuilds_it(bank: Bank) -> None:
+    import numpy as np
+
+    from memory.schema import to_blob
+
+    with MemoryBank(MemoryConfig(path=bank.dir)) as b:  # damage behind the bank's back: a lost item, a bad vector
+        b.store.delete(b.collection(MemoryKind.FACT, "env:twc"), [bank.fact])
+        with b.ledger.tx() as conn:
+            conn.execute("UPDATE vectors SET embedding = ? WHERE id = ?", (to_blob(np.ones(3, np.float32)), bank.user))
+    found = run(bank, "check")
+    assert found.exit_code == 1, found.output
+    assert "1 live memories are missing from the index" in found.stdout and "3 numbers" in found.stdout
+    assert "evolve memory repair" in found.stdout
+    report = json.loads(run(bank, "check", "--json").stdout)
+    assert report["unfit_vectors"] == {bank.user: "3 numbers, the bank's vectors have 384"}
+    repaired = run(bank, "repair")
+    assert repaired.exit_code == 0, repaired.output
+    assert "1 vector embedded again" in repaired.stdout and "ok: the index matches the ledger" in repaired.stdout
+    assert run(bank, "check").exit_code == 0
+    hits = ok_json(bank, "search", "who likes pottery", "--namespace", "user:ana")["hits"]
+    assert hits[0]["id"] == bank.user
+
+
+def test_reflect_against_a_model_that_never_answers_fails_and_reflects_nothing(bank: Bank) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    result = run(bank, "reflect", "--namespace", "env:twc", "--llm", "openai", "--base-url", url)
+    assert_usage_error(result, "every reflect step failed", url)
+    with MemoryBank(MemoryConfig(path=bank.dir)) as b:
+        assert b.stats()["unreflected_experiences"] == 2

@@ -67,6 +67,9 @@ def test_load_memorybank(memorybank_dir: Path) -> None:
         ("not json", "is not valid JSON"),
         ('{"qa": []}', "has no speaker_a/speaker_b"),
         ('{"speaker_a": "A", "speaker_b": "B", "qa": []}', "has no non-empty session_N"),
+        ('{"sample_id": "x", "conversation": 5, "qa": []}', "'conversation' is 5, not an object"),
+        ('{"speaker_a": "A", "speaker_b": "B", "qa": "abc"}', "'qa' must be a list of objects, got 'abc'"),
+        ('{"speaker_a": "A", "speaker_b": "B", "session_1": [1, 2]}', "session_1 must be a list of turn objects"),
     ],
 )
 def test_bad_locomo_paths_name_path_and_format(tmp_path: Path, content: str | None, message: str) -> None:
@@ -76,6 +79,15 @@ def test_bad_locomo_paths_name_path_and_format(tmp_path: Path, content: str | No
     with pytest.raises(envs.EnvUsageError, match=message) as info:
         load_locomo(path)
     assert "expected a LoCoMo JSON file" in str(info.value)
+
+
+@pytest.mark.parametrize("category", ['"notint"', "7", "true", "[1]", "2.5"])
+def test_a_question_with_a_bad_category_is_named(tmp_path: Path, category: str) -> None:
+    path = tmp_path / "conv.json"
+    path.write_text('{"speaker_a": "A", "speaker_b": "B", "session_1": [{"speaker": "A", "text": "hi"}], '
+                    f'"qa": [{{"question": "q?", "answer": "a", "category": {category}}}]}}')  # fmt: skip
+    with pytest.raises(envs.EnvUsageError, match="question 0: category .* is not a LoCoMo category"):
+        load_locomo(path)
 
 
 def test_bad_memorybank_path(tmp_path: Path) -> None:

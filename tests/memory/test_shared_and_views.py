@@ -43,9 +43,9 @@ def test_mirror_into_store_pushes_what_the_store_lacks(make_bank: BankFactory) -
     name = bank.collection(MemoryKind.EXPERIENCE, "agent")
     bank.store.delete(name, ids[:3])  # e.g. a fresh Chroma server holding part of the ledger
     assert bank.store.count(name) == 2
-    assert bank.mirror_into_store() == 3
+    assert bank.syncer.mirror() == 3
     assert bank.store.count(name) == 5
-    assert bank.mirror_into_store() == 0  # counts match: nothing to do
+    assert bank.syncer.mirror() == 0  # counts match: nothing to do
 
 
 def test_view_answers_the_lookups_of_dashboards_and_chat(make_bank: BankFactory) -> None:
