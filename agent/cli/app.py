@@ -11,8 +11,10 @@ import typer
 from agent.cli import bench_cmd, chat_cmd, eval_cmd, system_cmd, ui_cmd
 from agent.cli.envs_cmd import envs_app
 from agent.cli.memory_cmd import memory_app
+from agent.cli.output import OneLineErrors
 
 app = typer.Typer(
+    cls=OneLineErrors,
     name="evolve",
     help="An in-context self-evolving LLM agent with an external memory bank.",
     no_args_is_help=True,
@@ -20,6 +22,7 @@ app = typer.Typer(
     add_completion=False,
 )
 eval_app = typer.Typer(
+    cls=OneLineErrors,
     help="Evaluate memory on conversation benchmarks (LoCoMo, MemoryBank).",
     no_args_is_help=True,
     add_completion=False,

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 import envs
+from agent.cli.output import OneLineErrors
 
 QUIT = "/quit"
 
@@ -170,6 +171,7 @@ def _play(env: envs.Env, console: Console, seed: int | None, show: int) -> None:
 
 
 envs_app = typer.Typer(
+    cls=OneLineErrors,
     help="List the task environments, or play one in the terminal.",
     no_args_is_help=True,
     add_completion=False,

@@ -16,8 +16,10 @@ from __future__ import annotations
 import typer
 
 from agent.cli import memory_admin, memory_check, memory_read
+from agent.cli.output import OneLineErrors
 
 memory_app = typer.Typer(
+    cls=OneLineErrors,
     help="Inspect and manage the memory bank: list, show, search, stats, history, reflect, forget, restore, pin, "
     "snapshot, rollback, export, import, check, repair.",
     no_args_is_help=True,

@@ -171,7 +171,7 @@ def memory_stats(bank: MemoryBank, namespace: str | None, kinds: list[MemoryKind
         "recalls": {"total": sum(r.recall_count for r in active),
                     "never_recalled": sum(1 for r in active if r.recall_count == 0)},
         "unsynced": base["unsynced"], "snapshots": base["snapshots"], "history_entries": base["history_entries"],
-        "reflect_failures": base["reflect_failures"],
+        "reflect_failures": base["reflect_failures"], "quarantined": base["quarantined"],
     }  # fmt: skip
 
 
