@@ -61,10 +61,10 @@ def validate_namespace(namespace: object) -> str:
     user), ``env:twx-twc`` (one environment). ``user`` and ``env`` need a name.
     """
     if not isinstance(namespace, str):
-        raise MemoryUsageError(f"namespace must be a string like {NAMESPACE_FORMS}; got {namespace!r}")
+        raise MemoryUsageError(f"namespace must be a string like {NAMESPACE_FORMS}; got {namespace!r:.60}")
     match = _NAMESPACE.match(namespace)
     if match is None or (match.group(1) in ("user", "env") and not match.group(2)):
-        raise MemoryUsageError(f"bad namespace {namespace!r}; use {NAMESPACE_FORMS}")
+        raise MemoryUsageError(f"bad namespace {namespace!r:.60}; use {NAMESPACE_FORMS}")
     return namespace
 
 
@@ -76,7 +76,35 @@ def parse_kind(kind: object) -> MemoryKind:
         return MemoryKind(str(kind).lower())
     except ValueError:
         allowed = ", ".join(k.value for k in MemoryKind)
-        raise MemoryUsageError(f"unknown memory kind {kind!r}; choose one of {allowed}") from None
+        raise MemoryUsageError(f"unknown memory kind {kind!r:.40}; choose one of {allowed}") from None
+
+
+def namespace_list(namespace: object) -> list[str]:
+    """One namespace or a list of them, each validated (a filter's ``namespace`` argument)."""
+    if isinstance(namespace, str):
+        return [validate_namespace(namespace)]
+    if isinstance(namespace, list | tuple | set | frozenset):
+        return [validate_namespace(n) for n in namespace]
+    raise MemoryUsageError(f"namespace must be a string like {NAMESPACE_FORMS} or a list of them; "
+                           f"got {namespace!r:.40}")  # fmt: skip
+
+
+def kind_list(kinds: object) -> list[MemoryKind]:
+    """One kind or a list of them, each parsed (a filter's ``kinds`` argument)."""
+    if isinstance(kinds, str):
+        return [parse_kind(kinds)]
+    if isinstance(kinds, list | tuple | set | frozenset):
+        return [parse_kind(k) for k in kinds]
+    raise MemoryUsageError(f"kinds must be a list of memory kinds such as ['insight', 'fact']; got {kinds!r:.40}")
+
+
+def parse_status(status: object) -> MemoryStatus:
+    """The :class:`MemoryStatus` for ``status`` (a member or its name), else a usage error naming the choices."""
+    try:
+        return MemoryStatus(status)  # type: ignore[arg-type]  # anything else raises, answered below
+    except (ValueError, TypeError):
+        allowed = ", ".join(s.value for s in MemoryStatus)
+        raise MemoryUsageError(f"unknown memory status {status!r:.40}; choose one of {allowed}") from None
 
 
 def normalise_text(text: str) -> str:

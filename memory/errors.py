@@ -15,7 +15,12 @@ class MemoryBankError(Exception):
 
 
 class MemoryUsageError(MemoryBankError, ValueError):
-    """Bad input from the caller; the message names the bad value and how to fix it."""
+    """Bad input from the caller; the message names the bad value and how to fix it. A message grown long by the
+    value it quotes (a 100 kB text) keeps its head and tail, so it stays one readable line."""
+
+    def __init__(self, message: str = "") -> None:
+        text = str(message)
+        super().__init__(text if len(text) <= 600 else f"{text[:420]} … {text[-160:]}")
 
 
 class StoreUnavailable(MemoryBankError, RuntimeError):

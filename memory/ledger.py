@@ -38,6 +38,7 @@ from memory.schema import (
     record_values,
     to_blob,
 )
+from memory.validate import encodable, note
 
 
 class Ledger:
@@ -124,7 +125,8 @@ class Ledger:
         return out
 
     def get(self, ids: Sequence[str]) -> dict[str, tuple[MemoryRecord, int]]:
-        """id -> (record, tokens) for the ids that exist."""
+        """id -> (record, tokens) for the ids that exist; an id that is no string is :class:`MemoryUsageError`."""
+        _check_ids(ids)
         out: dict[str, tuple[MemoryRecord, int]] = {}
         for chunk in _chunks(list(ids), 900):
             marks = ", ".join("?" * len(chunk))
@@ -134,10 +136,10 @@ class Ledger:
 
     def get_all(self, ids: Sequence[str], doing: str) -> dict[str, tuple[MemoryRecord, int]]:
         """:meth:`get` for ids that must all exist; else ``MemoryUsageError("{doing} unknown memory ids: …")``."""
-        found = self.get(list(dict.fromkeys(ids)))
+        found = self.get(list(dict.fromkeys(_check_ids(ids))))
         unknown = [m for m in ids if m not in found]
         if unknown:
-            raise MemoryUsageError(f"{doing} unknown memory ids: {unknown[:5]}")
+            raise MemoryUsageError(f"{doing} unknown memory ids: {[m[:40] for m in unknown[:5]]}")
         return found
 
     def scoring_rows(self, ids: Sequence[str]) -> dict[str, ScoringRow]:
@@ -236,7 +238,7 @@ class Ledger:
         """Append (op, memory_id, kind, namespace, actor, reason, before, after) entries, one timestamp."""
         now = self.clock()
         rows = [
-            (now, op, mid, kind, ns, actor, reason, dump_json(before), dump_json(after))
+            (now, op, mid, kind, ns, note(actor), note(reason), dump_json(before), dump_json(after))
             for op, mid, kind, ns, actor, reason, before, after in entries
         ]
         if rows:
@@ -295,6 +297,18 @@ class Ledger:
             {"id": i, "ts": ts, "step": step, "error": err, "raw": raw, "experience_ids": json.loads(ex)}
             for i, ts, step, err, raw, ex in rows
         ]
+
+
+def _check_ids(ids: object) -> Sequence[str]:
+    """``ids`` when it is a sequence of valid id strings; else :class:`MemoryUsageError` naming the bad one."""
+    if isinstance(ids, str) or not isinstance(ids, Sequence | set | dict):
+        raise MemoryUsageError(f"memory ids must be a list of id strings; got {ids!r:.40} — wrap one id: [id]")
+    for mid in ids:
+        if not isinstance(mid, str):
+            raise MemoryUsageError(f"memory ids are strings such as 'mem-…' (`evolve memory list` shows them); "
+                                   f"got {type(mid).__name__} {mid!r:.40}")  # fmt: skip
+        encodable(mid, "memory id")
+    return list(ids)
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

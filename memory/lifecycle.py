@@ -20,6 +20,7 @@ from memory.ledger import Ledger
 from memory.scopes import CollectionNames
 from memory.scoring import retention, utility
 from memory.sync import Syncer
+from memory.validate import finite, note
 
 
 @dataclass
@@ -81,7 +82,7 @@ class Lifecycle:
         ``config.forget_inline_deletes`` memories and defers beyond that; ``report.index_pending`` says how
         many deletions wait for :meth:`MemoryBank.sync`. ``now`` (default: the clock) is when retention is judged.
         """
-        now = self.clock() if now is None else float(now)
+        now = self.clock() if now is None else finite(now, "now")
         start = time.perf_counter()
         cfg = self.config
         rows = self.ledger.query(
@@ -138,7 +139,7 @@ class Lifecycle:
     def archive(self, memory_ids: Sequence[str], *, reason: str, actor: str) -> int:
         """Archive memories now (restorable); returns how many were active or superseded before."""
         found = self.ledger.get_all(memory_ids, "cannot archive")
-        rows = [(m, r.kind.value, r.namespace, reason)
+        rows = [(m, r.kind.value, r.namespace, note(reason))
                 for m, (r, _) in found.items() if r.status is not MemoryStatus.ARCHIVED]  # fmt: skip
         self._archive_rows(rows, actor=actor)
         return len(rows)

@@ -28,6 +28,7 @@ from memory.scopes import CollectionNames, Scope, ScopeRegistry
 from memory.scoring import fuse, minmax, mix, mmr, neighbour_boost, pack_by_tokens, recency, retention, utility
 from memory.store import VectorStore
 from memory.sync import Syncer
+from memory.validate import finite, moment
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Retriever:
     def mark_recalled(self, memory_ids: Sequence[str], now: float | None = None) -> None:
         """Count a recall of these memories, as ``retrieve(record=True)`` does for what it returns."""
         found = self.ledger.get_all(memory_ids, "mark_recalled for")
+        now = moment(now)
         self.ledger.record_recalls(list(found), self.clock() if now is None else now, self.config.recall_growth,
                                    self.config.max_strength_days)  # fmt: skip
 
@@ -141,8 +143,8 @@ class Retriever:
         if not isinstance(query, str) or not query.strip():
             raise MemoryUsageError("retrieve needs a non-empty query text")
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-            raise MemoryUsageError(f"k must be a whole number from 1 to {MAX_K}; got {k!r}")
-        now = self.clock() if now is None else float(now)
+            raise MemoryUsageError(f"k must be a whole number from 1 to {MAX_K}; got {k!r:.40}")
+        now = self.clock() if now is None else finite(now, "now")
         scopes = self.scopes.resolve(None if kinds is None else list(kinds), namespace)
         if not scopes:
             return []

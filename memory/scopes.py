@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from memory.base import MemoryKind, parse_kind, validate_namespace
+from memory.base import MemoryKind, kind_list, namespace_list, parse_kind, validate_namespace
 from memory.errors import MemoryUsageError
 from memory.ledger import Ledger
 from memory.store import VectorStore
@@ -99,12 +99,12 @@ class ScopeRegistry:
         With ``refresh_on_unknown`` the registry looks again first unless the query names one namespace,
         its kinds, and only scopes already seen.
         """
-        kind_list = list(MemoryKind) if kinds is None else [parse_kind(k) for k in kinds]
+        kinds_in = list(MemoryKind) if kinds is None else kind_list(kinds)
         if self.refresh_on_unknown:
             named = kinds is not None and isinstance(namespace, str)
-            if not named or not {(k, namespace) for k in kind_list} <= self._scopes:
+            if not named or not {(k, namespace) for k in kinds_in} <= self._scopes:
                 self.refresh()
         if namespace is None:
-            return sorted(s for s in self._scopes if s[0] in kind_list)
-        nss = [validate_namespace(n) for n in ([namespace] if isinstance(namespace, str) else namespace)]
-        return [(k, n) for k in kind_list for n in nss if (k, n) in self._scopes]
+            return sorted(s for s in self._scopes if s[0] in kinds_in)
+        nss = namespace_list(namespace)
+        return [(k, n) for k in kinds_in for n in nss if (k, n) in self._scopes]

@@ -64,6 +64,18 @@ def encodable(text: str, what: str) -> str:
     return text
 
 
+def note(value: object) -> str:
+    """Free text for the history log (an actor or a reason): None is empty, anything else its string, and what is
+    no valid Unicode escaped, so a note never stops the operation it explains."""
+    text = "" if value is None else value if isinstance(value, str) else repr(value)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")[:2000]
+
+
+def moment(value: object, what: str = "now") -> float | None:
+    """None (the bank's clock) or a finite Unix time in seconds."""
+    return None if value is None else finite(value, what)
+
+
 def unit_number(value: object, what: str) -> float:
     """A finite number in 0..1 (importance)."""
     number = finite(value, what)
@@ -97,12 +109,12 @@ def checked_meta(meta: object, where: str) -> dict[str, MetaValue]:
     out: dict[str, MetaValue] = {}
     for key, value in meta.items():
         if not isinstance(key, str):
-            raise MemoryUsageError(f"{where}: meta key {key!r} is not a string")
+            raise MemoryUsageError(f"{where}: meta key {key!r:.40} is not a string")
         if not isinstance(value, str | int | float | bool):
-            raise MemoryUsageError(f"{where}: meta[{key!r}] = {value!r:.40} is not a str, int, float or bool")
+            raise MemoryUsageError(f"{where}: meta[{key!r:.40}] = {value!r:.40} is not a str, int, float or bool")
         if isinstance(value, float) and not math.isfinite(value):
-            raise MemoryUsageError(f"{where}: meta[{key!r}] = {value!r} is not finite")
-        out[encodable(key, f"{where}: meta key")] = encodable(value, f"{where}: meta[{key!r}]") \
+            raise MemoryUsageError(f"{where}: meta[{key!r:.40}] = {value!r:.40} is not finite")
+        out[encodable(key, f"{where}: meta key")] = encodable(value, f"{where}: meta[{key!r:.40}]") \
             if isinstance(value, str) else value  # fmt: skip
     return out
 
@@ -128,9 +140,10 @@ def optional_text(value: object, what: str) -> str | None:
 def checked_vectors(vectors: object, count: int, dimension: int, where: str) -> np.ndarray:
     """``count`` finite, non-zero float32 rows of ``dimension`` numbers (the bank's embedding size)."""
     try:
-        array = np.asarray(vectors, dtype=np.float32)
+        with np.errstate(over="ignore"):  # a number beyond float32 becomes inf, refused below as not finite
+            array = np.asarray(vectors, dtype=np.float32)
     except (TypeError, ValueError) as exc:
-        raise MemoryUsageError(f"{where}: embeddings are not numbers ({exc}); give lists of "
+        raise MemoryUsageError(f"{where}: embeddings are not numbers ({str(exc)[:80]}); give lists of "
                                f"{dimension} numbers or leave them out to compute them") from None  # fmt: skip
     if array.shape != (count, dimension):
         got = "x".join(str(n) for n in array.shape) or "a scalar"
@@ -164,7 +177,7 @@ def imported_record(data: object, where: str, config: MemoryConfig) -> tuple[Mem
     text, tokens = checked_text(data["text"], where, config)
     created = finite(data["created_at"], f"{where}: created_at", low=0.0)
     status = data.get("status", "active")
-    if status not in {s.value for s in MemoryStatus}:
+    if not isinstance(status, str) or status not in {s.value for s in MemoryStatus}:
         raise MemoryUsageError(f"{where}: status {status!r:.40} is not one of active, superseded, archived")
     superseded_by = data.get("superseded_by")
     if superseded_by is not None and (not isinstance(superseded_by, str) or not MEMORY_ID.match(superseded_by)):

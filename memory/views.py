@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from memory.base import MemoryKind, MemoryRecord, MemoryStatus, parse_kind, validate_namespace
+from memory.base import MemoryKind, MemoryRecord, MemoryStatus, kind_list, namespace_list, parse_status
 from memory.config import MemoryConfig
 from memory.errors import MemoryUsageError
 from memory.ledger import Ledger
@@ -33,7 +33,7 @@ class BankView:
         """
         found = self.ledger.get([memory_id])
         if memory_id not in found:
-            raise MemoryUsageError(f"no memory with id {memory_id!r} in {self.config.path}")
+            raise MemoryUsageError(f"no memory with id {memory_id!r:.60} in {self.config.path}")
         return found[memory_id][0]
 
     def get_many(self, ids: Sequence[str]) -> list[MemoryRecord]:
@@ -151,14 +151,14 @@ def _filters(kinds: Iterable[MemoryKind | str] | None, namespace: str | Sequence
     where: list[str] = ["1"]
     params: list[Any] = []
     if kinds is not None:
-        ks = [parse_kind(k).value for k in kinds]
+        ks = [k.value for k in kind_list(kinds)]
         where.append(f"kind IN ({', '.join('?' * len(ks))})")
         params.extend(ks)
     if namespace is not None:
-        nss = [validate_namespace(n) for n in ([namespace] if isinstance(namespace, str) else namespace)]
+        nss = namespace_list(namespace)
         where.append(f"namespace IN ({', '.join('?' * len(nss))})")
         params.extend(nss)
     if status is not None:
         where.append("status = ?")
-        params.append(MemoryStatus(status).value)
+        params.append(parse_status(status).value)
     return where, params

@@ -47,6 +47,8 @@ from memory.validate import (
     checked_vectors,
     encodable,
     finite,
+    id_list,
+    optional_text,
     unit_number,
 )
 from memory.views import BankView
@@ -200,9 +202,8 @@ class Writer:
 
         Each memory's utility (smoothed success rate) moves toward the outcome; logged per memory.
         """
-        value = float(outcome)
-        if not 0.0 <= value <= 1.0:
-            raise MemoryUsageError(f"outcome must be a bool or a float in 0..1, got {outcome!r}")
+        value = float(outcome) if isinstance(outcome, bool) else unit_number(outcome, "outcome")
+        episode_id = optional_text(episode_id, "episode_id")
         found = self.ledger.get_all(memory_ids, "feedback for")
         with self.ledger.tx() as conn:
             conn.executemany(
@@ -240,9 +241,8 @@ class Writer:
     def set_importance(self, memory_id: str, importance: float, *, actor: str | None = None,
                        reason: str = "") -> MemoryRecord:  # fmt: skip
         """Change a memory's importance (0..1)."""
-        if not 0.0 <= importance <= 1.0:
-            raise MemoryUsageError(f"importance {importance!r} is outside 0..1")
-        return self._set(memory_id, "importance", {"importance": float(importance)}, actor, reason)
+        value = unit_number(importance, "importance")
+        return self._set(memory_id, "importance", {"importance": value}, actor, reason)
 
     def supersede(self, old_id: str, new_id: str, reason: str, *, actor: str | None = None) -> MemoryRecord:
         """Mark ``old_id`` as contradicted by ``new_id``: kept and logged, no longer retrieved by default."""
@@ -259,10 +259,11 @@ class Writer:
              reason: str = "") -> MemoryRecord:  # fmt: skip
         """Replace a memory's text (same id; new embedding); evidence ids are added to its provenance."""
         record = self.view.get(memory_id)
+        derived_from = id_list(derived_from, "derived_from")
         new, tokens = self._prepare(MemoryInput(text=text, kind=record.kind, namespace=record.namespace),
                                     self.clock(), "edit")  # fmt: skip
         if self.ledger.ids_by_hash([(record.kind.value, record.namespace, new.content_hash)]):
-            raise MemoryUsageError(f"another {record.kind.value} memory already has the text {text!r}")
+            raise MemoryUsageError(f"another {record.kind.value} memory already has the text {text!r:.60}")
         vector = self.embed([new.text])[0]
         sources = tuple(dict.fromkeys([*record.derived_from, *derived_from]))
         with self.ledger.tx() as conn:
@@ -287,8 +288,9 @@ class Writer:
         Upvote evidence joins ``derived_from``; downvote evidence is kept in ``meta["against"]``. A vote
         backed only by evidence already counted changes nothing. At zero votes the memory is archived.
         """
-        if delta not in (1, -1):
-            raise MemoryUsageError(f"a vote is +1 or -1, got {delta!r}")
+        if isinstance(delta, bool) or delta not in (1, -1):
+            raise MemoryUsageError(f"a vote is +1 or -1, got {delta!r:.40}")
+        evidence = id_list(evidence, "vote evidence")
         record = self.view.get(memory_id)
         against = [a for a in str(record.meta.get("against", "")).split(",") if a]
         counted = record.derived_from if delta > 0 else tuple(against)

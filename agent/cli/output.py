@@ -76,7 +76,8 @@ def usage_error_line(exc: Exception, args: Sequence[str]) -> str:
         for i, arg in enumerate(args):
             name, eq, value = arg.partition("=")
             if name in param.opts and (eq or i + 1 < len(args)):
-                message += f" (got {value if eq else args[i + 1]!r})"
+                given = value if eq else args[i + 1]
+                message += f" (got {given if len(given) <= 60 else given[:57] + '...'!r})"
                 break
     ctx = getattr(exc, "ctx", None)
     return message + (f"; see `{ctx.command_path} --help`" if ctx is not None else "")
