@@ -45,6 +45,7 @@ from memory.scopes import CollectionNames, ScopeRegistry, collection_name
 from memory.snapshots import SnapshotInfo, Snapshots
 from memory.store import ChromaStore, VectorStore
 from memory.sync import Syncer
+from memory.validate import file_path
 from memory.views import BankView
 from memory.writer import VoteOutcome, Writer
 
@@ -81,7 +82,7 @@ class MemoryBank:
         self.clock = clock
         check_bank_dir(config.path)
         config.path.mkdir(parents=True, exist_ok=True)
-        self.ledger = open_ledger(config, clock)
+        self.ledger = open_ledger(config, clock, rebuild=not reconcile or store is not None)
         try:
             if store is None:
                 if config.server_url:
@@ -356,12 +357,12 @@ class MemoryBank:
 
     def export_jsonl(self, path: str | Path, *, include_archived: bool = True, include_embeddings: bool = True) -> int:
         """Write every memory as one JSON line; returns how many."""
-        return self.snapshots.export_jsonl(Path(path), include_archived, include_embeddings)
+        return self.snapshots.export_jsonl(file_path(path, "export path"), include_archived, include_embeddings)
 
     def import_jsonl(self, path: str | Path, *, actor: str | None = None) -> int:
         """Read memories written by :meth:`export_jsonl` (ids kept, existing ones skipped); returns how many."""
         self._check_open()
-        imported = self.snapshots.import_jsonl(Path(path), actor or self.config.actor)
+        imported = self.snapshots.import_jsonl(file_path(path, "import path"), actor or self.config.actor)
         if imported:
             self.scopes.add((r.kind, r.namespace) for r in imported)
             self.sync()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -93,7 +94,7 @@ def kind_list(kinds: object) -> list[MemoryKind]:
     """One kind or a list of them, each parsed (a filter's ``kinds`` argument)."""
     if isinstance(kinds, str):
         return [parse_kind(kinds)]
-    if isinstance(kinds, list | tuple | set | frozenset):
+    if isinstance(kinds, Iterable) and not isinstance(kinds, bytes | Mapping):
         return [parse_kind(k) for k in kinds]
     raise MemoryUsageError(f"kinds must be a list of memory kinds such as ['insight', 'fact']; got {kinds!r:.40}")
 

@@ -44,11 +44,16 @@ def check_bank_dir(path: Path) -> None:
             return
 
 
-def open_ledger(config: MemoryConfig, clock: Callable[[], float]) -> Ledger:
-    """The bank's ledger; a file that is not a readable SQLite database, or an empty one beside a vector index
-    that holds memories, is :class:`BankDamaged` (opening it would start an empty bank over the old one)."""
+def open_ledger(config: MemoryConfig, clock: Callable[[], float], *, rebuild: bool = False) -> Ledger:
+    """The bank's ledger; a file that is not a readable SQLite database, or an empty or missing one beside a vector
+    index, is :class:`BankDamaged` (opening it would start an empty bank over the old one). ``rebuild`` opens a
+    missing ledger as a new one, for repair to rebuild records from the index."""
     path = config.ledger_path
     index = config.chroma_path / "chroma.sqlite3"
+    if not path.exists() and not config.server_url and index.is_file() and not rebuild:
+        raise BankDamaged(f"the ledger {path} is missing while the vector index {index} exists; restore the ledger "
+                          "from a copy, or rebuild records from the index (counters and history are lost) with "
+                          f"`evolve memory repair --memory-dir {config.path}`")  # fmt: skip
     if path.is_file() and path.stat().st_size == 0 and not config.server_url and index.is_file():
         raise BankDamaged(f"the ledger {path} is empty while the vector index beside it holds data; restore the "
                           "ledger from a copy (the index alone cannot rebuild counters and history)")  # fmt: skip

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from memory.base import MemoryKind, MemoryStatus, RetrievedMemory, ScoreParts
+from memory.base import MemoryKind, MemoryStatus, RetrievedMemory, ScoreParts, kind_list
 from memory.config import MemoryConfig
 from memory.embed import Embed
 from memory.errors import MemoryUsageError
@@ -28,7 +28,7 @@ from memory.scopes import CollectionNames, Scope, ScopeRegistry
 from memory.scoring import fuse, minmax, mix, mmr, neighbour_boost, pack_by_tokens, recency, retention, utility
 from memory.store import VectorStore
 from memory.sync import Syncer
-from memory.validate import finite, moment
+from memory.validate import counter, encodable, finite, moment, unit_number
 
 
 @dataclass
@@ -142,10 +142,17 @@ class Retriever:
         """The work behind :meth:`MemoryBank.retrieve` (see there for the arguments)."""
         if not isinstance(query, str) or not query.strip():
             raise MemoryUsageError("retrieve needs a non-empty query text")
+        encodable(query, "the query")
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise MemoryUsageError(f"k must be a whole number from 1 to {MAX_K}; got {k!r:.40}")
         now = self.clock() if now is None else finite(now, "now")
-        scopes = self.scopes.resolve(None if kinds is None else list(kinds), namespace)
+        if token_budget is not None:
+            token_budget = counter(token_budget, "token_budget", low=1)
+        if min_similarity is not None:
+            min_similarity = finite(min_similarity, "min_similarity", low=-1.0)
+        if mmr_lambda is not None:
+            mmr_lambda = unit_number(mmr_lambda, "mmr_lambda")
+        scopes = self.scopes.resolve(None if kinds is None else kind_list(kinds), namespace)
         if not scopes:
             return []
         qvec = query_embedding if query_embedding is not None else self.embed([query])[0]

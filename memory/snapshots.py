@@ -129,6 +129,13 @@ class Snapshots:
     def export_jsonl(self, path: Path, include_archived: bool, include_embeddings: bool) -> int:
         """One header line, then one line per record: ``{"record": ..., "embedding": [...], ...}``."""
         where = "" if include_archived else f"WHERE m.status != '{MemoryStatus.ARCHIVED.value}'"
+        try:
+            return self._export_to(path, where, include_embeddings)
+        except OSError as exc:  # a name too long, a read-only or full disk, no permission
+            raise MemoryUsageError(f"cannot write the export file {str(path)[:80]!r}: {exc.strerror or exc}; give "
+                                   "another path") from None  # fmt: skip
+
+    def _export_to(self, path: Path, where: str, include_embeddings: bool) -> int:
         if path.is_dir():
             raise MemoryUsageError(f"export file {path} is a directory; give a file name inside it")
         if path.resolve().is_relative_to(self.config.path.resolve()):
@@ -206,6 +213,13 @@ class Snapshots:
         """The records of an export file and their extras (checked embedding, token count, archive and reflection
         times),
         one per id and content (a repeated content keeps its first line); raises on the first bad line."""
+        try:
+            return self._parse_export(path)
+        except OSError as exc:  # a name too long, no permission
+            raise MemoryUsageError(f"cannot read the import file {str(path)[:80]!r}: {exc.strerror or exc}; give "
+                                   "another path") from None  # fmt: skip
+
+    def _parse_export(self, path: Path) -> list[tuple[MemoryRecord, dict[str, Any]]]:
         if path.is_dir():
             raise MemoryUsageError(f"{path} is a directory; give the .jsonl file `evolve memory export` wrote")
         if not path.is_file():

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
+from os import PathLike
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -128,6 +130,23 @@ def id_list(value: object, what: str) -> tuple[str, ...]:
     return tuple(encodable(v, what) for v in value)
 
 
+def file_path(value: object, what: str) -> Path:
+    """A file path given as text or a path object, with no NUL and valid Unicode."""
+    if not isinstance(value, str | PathLike) or isinstance(value, bytes):
+        raise MemoryUsageError(f"{what} must be a file path (str or pathlib.Path); got {value!r:.40}")
+    text = encodable(str(value), what)
+    if not text.strip() or "\x00" in text:
+        raise MemoryUsageError(f"{what} {text!r:.60} is not a usable file path; give the file's name")
+    return Path(text)
+
+
+def flag(value: object, what: str) -> bool:
+    """A true/false value (not 1, not "yes")."""
+    if not isinstance(value, bool):
+        raise MemoryUsageError(f"{what} must be true or false; got {value!r:.40}")
+    return value
+
+
 def optional_text(value: object, what: str) -> str | None:
     """None or a valid Unicode string (episode ids, threads)."""
     if value is None:
@@ -189,9 +208,7 @@ def imported_record(data: object, where: str, config: MemoryConfig) -> tuple[Mem
     if utility_sum > utility_count:
         raise MemoryUsageError(f"{where}: utility_sum {utility_sum:g} is more than utility_count {utility_count} "
                                "(each outcome is 0..1)")  # fmt: skip
-    pinned = data.get("pinned", False)
-    if not isinstance(pinned, bool):
-        raise MemoryUsageError(f"{where}: pinned must be true or false; got {pinned!r:.40}")
+    pinned = flag(data.get("pinned", False), f"{where}: pinned")
     derived = id_list(data.get("derived_from"), f"{where}: derived_from")
     if bad := next((d for d in derived if not MEMORY_ID.match(d)), None):
         raise MemoryUsageError(f"{where}: derived_from holds {bad!r:.60}, which is not a memory id")
@@ -200,7 +217,7 @@ def imported_record(data: object, where: str, config: MemoryConfig) -> tuple[Mem
         updated_at=finite(data.get("updated_at", created), f"{where}: updated_at", low=0.0),
         context=encodable(_string(data.get("context") or "", f"{where}: context"), f"{where}: context"),
         importance=unit_number(data.get("importance", 0.5), f"{where}: importance"),
-        strength=finite(data.get("strength", config.base_strength_days), f"{where}: strength", low=1e-9),
+        strength=_strength(data.get("strength", config.base_strength_days), f"{where}: strength", config),
         recall_count=counter(data.get("recall_count", 0), f"{where}: recall_count"),
         last_recalled_at=None if last is None else finite(last, f"{where}: last_recalled_at", low=0.0),
         utility_sum=utility_sum, utility_count=utility_count,
@@ -214,6 +231,15 @@ def imported_record(data: object, where: str, config: MemoryConfig) -> tuple[Mem
         content_hash=content_hash(kind, namespace, text),
     )  # fmt: skip
     return record, tokens
+
+
+def _strength(value: object, what: str, config: MemoryConfig) -> float:
+    """A memory strength in days: positive and at most ``max_strength_days`` (what recall growth caps it at)."""
+    days = finite(value, what, low=1e-9)
+    if days > config.max_strength_days:
+        raise MemoryUsageError(f"{what} {days:g} days is over max_strength_days={config.max_strength_days:g}; give "
+                               "a smaller strength or raise MemoryConfig.max_strength_days")  # fmt: skip
+    return days
 
 
 def _string(value: Any, what: str) -> str:

@@ -45,8 +45,10 @@ from memory.validate import (
     checked_meta,
     checked_text,
     checked_vectors,
+    counter,
     encodable,
     finite,
+    flag,
     id_list,
     optional_text,
     unit_number,
@@ -161,7 +163,7 @@ class Writer:
         text, tokens = checked_text(item.text, where, self.config)
         importance = unit_number(item.importance, f"{where}: importance")
         meta = checked_meta(item.meta, where)
-        context = encodable(item.context, f"{where}: context") if isinstance(item.context, str) else ""
+        context = encodable(optional_text(item.context, f"{where}: context") or "", f"{where}: context")
         if context and self.config.max_context_tokens >= 0:
             context = truncate_to_tokens(context, self.config.max_context_tokens, self.config.token_encoding)
         votes = item.votes or (self.config.insight_initial_votes if kind is MemoryKind.INSIGHT else 0)
@@ -176,13 +178,13 @@ class Writer:
             context=context,
             importance=importance,
             strength=initial_strength(importance, self.config.base_strength_days),
-            votes=votes,
-            pinned=item.pinned,
-            source_ids=tuple(str(s) for s in item.source_ids),
-            derived_from=tuple(str(s) for s in item.derived_from),
-            episode_id=item.episode_id,
-            thread=item.thread,
-            seq=item.seq,
+            votes=counter(votes, f"{where}: votes", low=0),
+            pinned=flag(item.pinned, f"{where}: pinned"),
+            source_ids=id_list(item.source_ids, f"{where}: source_ids"),
+            derived_from=id_list(item.derived_from, f"{where}: derived_from"),
+            episode_id=optional_text(item.episode_id, f"{where}: episode_id"),
+            thread=optional_text(item.thread, f"{where}: thread"),
+            seq=None if item.seq is None else counter(item.seq, f"{where}: seq", low=-(2**63)),
             meta=meta,
             content_hash=content_hash(kind, namespace, text),
         )

@@ -18,8 +18,14 @@ from agent.text import printable
 
 def fail(message: object) -> typer.Exit:
     """Print ``error: MESSAGE`` on stderr, without a stack trace; return the exit (code 2) to raise."""
-    typer.secho(f"error: {message}", fg="red", err=True)
+    typer.secho(f"error: {shortened(str(message))}", fg="red", err=True)
     return typer.Exit(code=2)
+
+
+def shortened(text: str, limit: int = 600) -> str:
+    """``text``, or its head and tail when it is longer than ``limit`` (an error quoting a 5,000-character value
+    stays a readable line)."""
+    return text if len(text) <= limit else f"{text[: limit * 2 // 3]} … {text[-limit // 4 :]}"
 
 
 def stdout() -> Console:
@@ -60,7 +66,7 @@ class OneLineErrors(TyperGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":  # `evolve memory` alone: the help, as before
                 getattr(exc, "show", print)()
                 sys.exit(0)
-            typer.secho(f"error: {usage_error_line(exc, given)}", fg="red", err=True)
+            typer.secho(f"error: {shortened(usage_error_line(exc, given))}", fg="red", err=True)
             sys.exit(int(getattr(exc, "exit_code", 2)))
         except typer.Abort:
             typer.secho("aborted", err=True)

@@ -127,3 +127,20 @@ def test_an_index_that_refuses_the_ledger_names_repair_and_repair_opens_it(tmp_p
         assert bank.repair().after.ok
     with MemoryBank(MemoryConfig(path=path), embed=embed) as bank:
         assert bank.retrieve("fridge", k=1, namespace="env:twc", record=False)[0].id == mid
+
+
+def test_a_lost_ledger_is_refused_and_repair_rebuilds_records_from_the_index(tmp_path, embed: Embed) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bank"
+    with MemoryBank(MemoryConfig(path=path), embed=embed) as bank:
+        ids = [bank.insert(t, namespace="env:twc") for t in TEXTS]
+    for suffix in ("", "-wal", "-shm"):
+        (path / f"ledger.sqlite3{suffix}").unlink(missing_ok=True)
+    with pytest.raises(BankDamaged, match="is missing while the vector index"):
+        MemoryBank(MemoryConfig(path=path), embed=embed)
+    assert not (path / "ledger.sqlite3").exists()  # refused without creating an empty one
+    with MemoryBank(MemoryConfig(path=path), embed=embed, reconcile=False) as bank:
+        repaired = bank.repair()
+        assert repaired.adopted == 3 and repaired.after.ok
+    with MemoryBank(MemoryConfig(path=path), embed=embed) as bank:
+        assert sorted(r.id for r in bank.memories()) == sorted(ids)
+        assert bank.retrieve("milk fridge", k=1, namespace="env:twc", record=False)[0].id == ids[0]
