@@ -9,7 +9,9 @@ of merit is the overhead ratio bank p50 / raw Chroma p50. Finally a forget sweep
 (creation dates spread over 90 days, so part of it decays) and is timed; it calls no model. A sweep
 that archives more than ``forget_inline_deletes`` (2,000) memories leaves the Chroma deletions to
 ``bank.sync()``: the sweep's time is what a caller waits for; retrieval right after it (archived vectors
-still in the index) is timed and checked to return no archived memory; then ``sync()`` is timed apart.
+still in the index) is timed and checked to return no archived memory; then ``sync()`` is timed apart. Last,
+the bank is reopened (the open compares counts per collection with the ledger) and checked in full
+(:meth:`MemoryBank.check` reads every row and every index id), both timed.
 
 Usage: .venv/bin/python benchmarks/memory_speed.py [--sizes 1000,10000,100000] [--queries 200]
 """
@@ -145,6 +147,19 @@ def run_size(size: int, texts: list[str], vectors: np.ndarray, queries: list[str
         result["sync_index_deletes_s"] = time.perf_counter() - t0
         bank.close()
         client.close()
+        # -- open (counts per collection compared) beside a full check (every row and index id read) ------------
+        opens = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            bank = MemoryBank(MemoryConfig(path=Path(tmp) / "bank"))
+            opens.append(time.perf_counter() - t0)
+            bank.close()
+        result["open_p50_s"] = percentile(opens, 50)
+        with MemoryBank(MemoryConfig(path=Path(tmp) / "bank")) as bank:
+            t0 = time.perf_counter()
+            report = bank.check()
+            result["check_s"] = time.perf_counter() - t0
+            result["check_ok"] = report.ok
     return result
 
 
@@ -186,6 +201,9 @@ def main() -> None:
     print("latencies include embedding the query; bank = hybrid dense+BM25, scoring, packing, recall write;")
     print("forget s = whole sweep, (index) = the part of it spent deleting archived vectors from Chroma (inline up to")
     print("2,000 archived, else deferred); p50 after = retrieve right after the sweep; sync s = deferred index deletes")
+    for r in rows:
+        print(f"size {r['size']}: open {r['open_p50_s']:.2f} s (p50 of 3), full check {r['check_s']:.2f} s "
+              f"({'clean' if r['check_ok'] else 'NOT CLEAN'})")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"rows": rows, "queries": args.queries, "pool": len(texts),

@@ -2,7 +2,7 @@
 
 Each case edits one line of a real export and imports it into a bank that already holds memories; the import
 must fail with one line naming the bad value, and the bank must be exactly as it was: same records, search and
-stats still work, and a reopened bank has nothing pending.
+stats still work, and a reopened bank has nothing pending and checks clean. Embedded and on a Chroma server.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 
 from memory import MemoryBank, MemoryConfig, MemoryInput, MemoryUsageError
 from tests.conftest import Embed
+from tests.memory.conftest import BankFactory
 
 TEXTS = ["the blender belongs on the counter", "milk goes in the fridge", "the coin is in the attic"]
 OTHER = ["keys hang by the door", "the red apple is sliced with a knife"]
@@ -81,11 +82,12 @@ def _state(bank: MemoryBank) -> tuple[list[str], list[str]]:
 
 
 @pytest.fixture
-def banks(tmp_path: Path, embed: Embed) -> tuple[MemoryBank, MemoryBank, list[dict[str, Any]]]:
+def banks(tmp_path: Path, embed: Embed, make_bank: BankFactory) -> tuple[MemoryBank, MemoryBank, list[dict[str, Any]]]:
+    """A target bank (embedded, or on the Chroma server) with three memories, and the lines of another bank's export."""
     source = MemoryBank(MemoryConfig(path=tmp_path / "source"), embed=embed)
     lines = _export(source, tmp_path / "dump.jsonl")
     source.close()
-    target = MemoryBank(MemoryConfig(path=tmp_path / "target"), embed=embed)
+    target = make_bank(sub="target")
     for text in TEXTS:
         target.insert(text, namespace="env:twc")
     return source, target, lines
@@ -93,7 +95,7 @@ def banks(tmp_path: Path, embed: Embed) -> tuple[MemoryBank, MemoryBank, list[di
 
 @pytest.mark.parametrize(("name", "edit", "match"), CASES, ids=[c[0] for c in CASES])
 def test_a_bad_line_imports_nothing(banks: tuple[MemoryBank, MemoryBank, list[dict[str, Any]]], tmp_path: Path,
-                                    embed: Embed, name: str, edit: Edit, match: str) -> None:  # fmt: skip
+                                    make_bank: BankFactory, name: str, edit: Edit, match: str) -> None:  # fmt: skip
     _, target, lines = banks
     lines = json.loads(json.dumps(lines))
     edit(lines[-1])
@@ -105,10 +107,9 @@ def test_a_bad_line_imports_nothing(banks: tuple[MemoryBank, MemoryBank, list[di
     assert "\n" not in str(error.value) and "line 3" in str(error.value)
     assert _state(target) == before
     target.close()
-    reopened = MemoryBank(MemoryConfig(path=tmp_path / "target"), embed=embed)
+    reopened = make_bank(sub="target")
     assert _state(reopened) == before
-    assert reopened.stats()["unsynced"] == 0
-    reopened.close()
+    assert reopened.stats()["unsynced"] == 0 and reopened.check().ok
 
 
 def test_a_forged_hash_does_not_let_a_duplicate_in(banks: tuple[MemoryBank, MemoryBank, list[dict[str, Any]]],
