@@ -154,7 +154,7 @@ def run_size(size: int, texts: list[str], vectors: np.ndarray, queries: list[str
             bank = MemoryBank(MemoryConfig(path=Path(tmp) / "bank"))
             opens.append(time.perf_counter() - t0)
             bank.close()
-        result["open_p50_s"] = percentile(opens, 50)
+        result["open_p50_ms"] = percentile(opens, 50)
         with MemoryBank(MemoryConfig(path=Path(tmp) / "bank")) as bank:
             t0 = time.perf_counter()
             report = bank.check()
@@ -202,7 +202,7 @@ def main() -> None:
     print("forget s = whole sweep, (index) = the part of it spent deleting archived vectors from Chroma (inline up to")
     print("2,000 archived, else deferred); p50 after = retrieve right after the sweep; sync s = deferred index deletes")
     for r in rows:
-        print(f"size {r['size']}: open {r['open_p50_s']:.2f} s (p50 of 3), full check {r['check_s']:.2f} s "
+        print(f"size {r['size']}: open {r['open_p50_ms']:.0f} ms (p50 of 3), full check {r['check_s']:.2f} s "
               f"({'clean' if r['check_ok'] else 'NOT CLEAN'})")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
