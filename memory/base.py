@@ -273,6 +273,8 @@ class MemoryInput:
     """Never forget it."""
     votes: int = 0
     """Initial votes (insights get the configured count when 0)."""
+    origin: str | None = None
+    """Where the text came from (:data:`memory.guard.ORIGINS`), kept in ``meta["origin"]``; None: not said."""
 
 
 @dataclass(frozen=True)

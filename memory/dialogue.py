@@ -123,6 +123,7 @@ def turn_inputs(
                 seq=seq,
                 created_at=turn.timestamp,
                 meta={"speaker": turn.speaker, "turn_id": turn.turn_id},
+                origin="user",
             )
         )
     return items

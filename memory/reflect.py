@@ -14,10 +14,9 @@ unreflected experiences, each one short grounded prompt (``memory/prompts/reflec
 Every written memory's ``derived_from`` lists the experience ids it cites; ``source_ids`` carries the
 experiences' own provenance (episodes, turns). An item without a valid evidence label, or sharing no
 content word with its evidence (generic advice), is rejected and counted. When the model's reply is
-unusable after the retries, the raw text goes to the ledger's failure table and the batch's
-experiences stay unreflected, so the next run tries them again: nothing is lost. A caller that knows more
-about its experiences can pass a :data:`RuleCheck` that refuses items for a reason of its own (the agent
-refuses rules naming an action their evidence never took).
+unusable after the retries, the raw text goes to the ledger's failure table and the batch's experiences stay
+unreflected: nothing is lost. Text that reads as an instruction to the model (:mod:`memory.guard`) is never
+evidence and never written. A caller can pass a :data:`RuleCheck` that refuses items for a reason of its own.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ import yaml
 
 from memory.base import MemoryInput, MemoryKind, MemoryRecord, MemoryStatus, content_hash, validate_namespace
 from memory.errors import MemoryUsageError
+from memory.guard import instruction_flag
 from memory.keyword import tokenize
 
 if TYPE_CHECKING:
@@ -157,9 +157,7 @@ def _label_map(experiences: Sequence[MemoryRecord]) -> str:
 
 def _resolve(labels: Any, mapping: dict[str, str]) -> list[str]:
     out: list[str] = []
-    if not isinstance(labels, list):
-        return out
-    for label in labels:
+    for label in labels if isinstance(labels, list) else []:
         m = _LABEL.match(str(label).strip())
         key = f"{m.group(1).upper()}{int(m.group(2))}" if m else str(label).strip()
         if key in mapping and mapping[key] not in out:
@@ -188,8 +186,8 @@ class _Run:
         self.report = ReflectReport()
 
     def refused(self, what: str, text: str, evidence: Sequence[MemoryRecord]) -> bool:
-        """Record and return whether the caller's check refuses ``text``."""
-        reason = self.check(text, evidence) if self.check is not None else None
+        """Record and return whether ``text`` reads as an instruction to the model or the caller's check refuses it."""
+        reason = instruction_flag(text) or (self.check(text, evidence) if self.check is not None else None)
         if reason:
             self.report.rejected.append(f"{what}: {reason}: {text!r}")
         return bool(reason)
@@ -234,7 +232,7 @@ class _Run:
             episodes = {by_id[e].episode_id for e in evidence}
             try:
                 mid = self.bank.insert(
-                    text, kind, self.namespace, actor=self.actor, reason="reflection",
+                    text, kind, self.namespace, actor=self.actor, reason="reflection", origin="reflection",
                     importance=importance, derived_from=tuple(evidence), source_ids=sources,
                     episode_id=episodes.pop() if len(episodes) == 1 else None,
                 )  # fmt: skip
@@ -267,7 +265,8 @@ class _Run:
                 existed = bool(self.bank.ledger.ids_by_hash([key]))
                 ids = self.bank.insert_many(
                     [MemoryInput(text=text, kind=MemoryKind.INSIGHT, namespace=self.namespace, importance=0.7,
-                                 derived_from=tuple(evidence))], actor=self.actor, reason="insight ADD")  # fmt: skip
+                                 derived_from=tuple(evidence), origin="reflection")], actor=self.actor,
+                    reason="insight ADD")  # fmt: skip
                 if existed:  # the rule is known already: the new evidence supports it
                     self._vote(self.bank.get(ids[0]), +1, evidence, "ADD of an existing rule")
                 else:
@@ -340,9 +339,10 @@ def reflect(
         raise MemoryUsageError(f"reflect: steps must be among {STEPS} (got {list(steps)}) and batch_size >= 1")
     run = _Run(bank, llm, namespace, actor, retries, max_items, max_insights_in_prompt, summary_words, check)
     fact_kind = MemoryKind.PROFILE if namespace.startswith("user:") else MemoryKind.FACT
-    unreflected = "" if again else "AND reflected_at IS NULL "
+    unreflected = "" if again else "AND reflected_at IS NULL "  # flagged text is never evidence for what is written
     rows = bank.ledger.query(
         f"SELECT id FROM memories WHERE kind = ? AND namespace = ? AND status = ? {unreflected}"
+        "AND json_extract(meta, '$.flagged') IS NULL "
         "ORDER BY created_at, rowid",
         [MemoryKind.EXPERIENCE.value, namespace, MemoryStatus.ACTIVE.value],
     )

@@ -27,6 +27,7 @@ from memory.base import (
 )
 from memory.config import MemoryConfig
 from memory.errors import MemoryUsageError
+from memory.guard import ORIGINS, instruction_flag
 from memory.tokens import count_tokens
 
 MEMORY_ID = re.compile(r"^mem-[0-9a-f]{20}$")
@@ -130,6 +131,18 @@ def id_list(value: object, what: str) -> tuple[str, ...]:
     return tuple(encodable(v, what) for v in value)
 
 
+def marked(meta: dict[str, MetaValue], text: str, origin: object, where: str) -> dict[str, MetaValue]:
+    """``meta`` with the text's origin (one of :data:`memory.guard.ORIGINS`, when given) and, when the text reads
+    as an instruction to the model, ``flagged`` with the reason (:func:`memory.guard.instruction_flag`)."""
+    if origin is not None:
+        if origin not in ORIGINS:
+            raise MemoryUsageError(f"{where}: origin {origin!r:.40} is not one of {', '.join(ORIGINS)}")
+        meta = {**meta, "origin": str(origin)}
+    if "flagged" not in meta and (why := instruction_flag(text)):
+        meta = {**meta, "flagged": why}
+    return meta
+
+
 def file_path(value: object, what: str) -> Path:
     """A file path given as text or a path object, with no NUL and valid Unicode."""
     if not isinstance(value, str | PathLike) or isinstance(value, bytes):
@@ -227,7 +240,8 @@ def imported_record(data: object, where: str, config: MemoryConfig) -> tuple[Mem
         episode_id=optional_text(data.get("episode_id"), f"{where}: episode_id"),
         thread=optional_text(data.get("thread"), f"{where}: thread"),
         seq=None if seq is None else counter(seq, f"{where}: seq", low=-_LIMIT),
-        meta=checked_meta(data.get("meta") or {}, where),
+        meta=marked({k: v for k, v in checked_meta(data.get("meta") or {}, where).items() if k != "flagged"}, text,
+                    "import", where),
         content_hash=content_hash(kind, namespace, text),
     )  # fmt: skip
     return record, tokens

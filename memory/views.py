@@ -89,7 +89,8 @@ class BankView:
             "unsynced": self.ledger.count("synced = 0"),
             "unflushed": self.ledger.count("meta_dirty = 1"),
             "unreflected_experiences": self.ledger.count(
-                "kind = 'experience' AND status = 'active' AND reflected_at IS NULL"
+                "kind = 'experience' AND status = 'active' AND reflected_at IS NULL "
+                "AND json_extract(meta, '$.flagged') IS NULL"
             ),
             "reflect_failures": int(self.ledger.query("SELECT COUNT(*) FROM reflect_failures")[0][0]),
             "quarantined": int(self.ledger.query("SELECT COUNT(*) FROM quarantine")[0][0]),

@@ -50,6 +50,7 @@ from memory.validate import (
     finite,
     flag,
     id_list,
+    marked,
     optional_text,
     unit_number,
 )
@@ -162,7 +163,7 @@ class Writer:
         namespace = validate_namespace(item.namespace)
         text, tokens = checked_text(item.text, where, self.config)
         importance = unit_number(item.importance, f"{where}: importance")
-        meta = checked_meta(item.meta, where)
+        meta = marked(checked_meta(item.meta, where), text, item.origin, where)
         context = encodable(optional_text(item.context, f"{where}: context") or "", f"{where}: context")
         if context and self.config.max_context_tokens >= 0:
             context = truncate_to_tokens(context, self.config.max_context_tokens, self.config.token_encoding)

@@ -254,7 +254,7 @@ class ChatSession:
             text, MemoryKind.EXPERIENCE, self.namespace, actor="chat", reason="chat turn",
             importance=self.config.importance, context=spoken_date(when), thread=self.session_id, seq=seq,
             created_at=when, source_ids=(source_id or f"{self.session_id}:turn{seq}",),
-            meta={"session": self.session_id, "date": day_of(when), "speaker": self.user},
+            meta={"session": self.session_id, "date": day_of(when), "speaker": self.user}, origin="user",
         )  # fmt: skip
 
     # -- what it knows, and edits ---------------------------------------------------------------------

@@ -150,7 +150,10 @@ def kinds_or_all(kind: list[MemoryKind] | None) -> list[MemoryKind] | None:
 
 
 def flags(r: MemoryRecord) -> str:
-    return ",".join(f for f, on in (("pinned", r.pinned), (f"votes={r.votes}", r.votes > 0)) if on) or "-"
+    """Pinned, votes, where the text came from, and FLAGGED when it reads as an instruction to the model."""
+    marks = (("FLAGGED", bool(r.meta.get("flagged"))), ("pinned", r.pinned), (f"votes={r.votes}", r.votes > 0),
+             (f"from {r.meta.get('origin')}", bool(r.meta.get("origin"))))  # fmt: skip
+    return ",".join(f for f, on in marks if on) or "-"
 
 
 def history_rows(entries: list[Any]) -> list[dict[str, Any]]:

@@ -87,6 +87,11 @@ def show_command(memory_id: IdArg, memory_dir: DirOpt = DEFAULT_DIR, chroma_url:
         out.print(f"[bold]{record.id}[/]  {record.kind.value} in {record.namespace}, {record.status.value}"
                   + (" (pinned)" if record.pinned else ""))  # fmt: skip
         out.print(plain(record.text))
+        if record.meta.get("flagged"):
+            out.print(plain(f"FLAGGED: reads as an instruction to the model ({record.meta['flagged']}); never "
+                            "promoted to a rule or profile"))  # fmt: skip
+        if record.meta.get("origin"):
+            out.print(plain(f"origin: {record.meta['origin']}"))
         if record.context:
             out.print(plain(f"keyword context: {record.context}"))
         out.print(f"created {when(record.created_at)}, updated {when(record.updated_at)}; importance "

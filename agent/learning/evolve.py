@@ -284,7 +284,8 @@ class Evolver:
         for note in notes:
             items.append(MemoryInput(text=note, kind=MemoryKind.REFLECTION, namespace=self.namespace,
                                      importance=0.6, source_ids=(source.episode_id,), episode_id=source.episode_id,
-                                     meta={"seed": source.seed, "task_type": source.task_type}))  # fmt: skip
+                                     meta={"seed": source.seed, "task_type": source.task_type},
+                                     origin="reflection"))  # fmt: skip
         ids = self.bank.insert_many(items, actor="evolve", reason="update after a training task") if items else []
         for episode in trials:
             if episode.memory_ids:

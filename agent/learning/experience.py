@@ -86,7 +86,7 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
             MemoryInput(
                 text=f"Start: {first_words(episode.first_observation)}\n{label}: {' -> '.join(actions)} ({outcome})",
                 kind=MemoryKind.EXPERIENCE, namespace=namespace, importance=0.7 if episode.success else 0.4,
-                context=episode.task, source_ids=source, episode_id=episode.episode_id, meta=meta,
+                context=episode.task, source_ids=source, episode_id=episode.episode_id, meta=meta, origin="environment",
             )  # fmt: skip
         )
     seen: set[str] = set()
@@ -105,7 +105,7 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
             MemoryInput(
                 text=f"{step.action} → {verdict}" + (f': "{reply}"' if reply else ""), kind=MemoryKind.FACT,
                 namespace=namespace, importance=0.8 if earned else 0.6, context=first_words(step.observation, 30),
-                source_ids=source, episode_id=episode.episode_id,
+                source_ids=source, episode_id=episode.episode_id, origin="environment",
                 meta={"action": step.action, "reward": step.reward, "task_type": episode.task_type,
                       **({"fatal": True} if fatal else {}), **how_meta},
             )  # fmt: skip
@@ -127,7 +127,7 @@ def experience_inputs(episode: Episode, namespace: str, *, corrected: bool = Fal
             MemoryInput(
                 text=f"{action} {says}", kind=MemoryKind.FACT, namespace=namespace, importance=importance,
                 context=first_words(episode.steps[index].observation, 30), source_ids=source,
-                episode_id=episode.episode_id,
+                episode_id=episode.episode_id, origin="environment",
                 meta={"action": action, "reward": 0.0, **extra, "task_type": episode.task_type},
             )  # fmt: skip
         )
