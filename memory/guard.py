@@ -25,8 +25,8 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
                 rf"original|system|initial|preceding)\s+)+{_WHAT}", re.I),
      "asks the model to ignore its instructions"),
     (re.compile(rf"\b{_VERB}\s+(?:all\s+|your\s+)+{_WHAT}", re.I), "asks the model to ignore its instructions"),
-    (re.compile(r"(?:^|\n)\s*(?:#+\s*)?(?:system|developer|assistant)\s*(?:prompt|message)?\s*:", re.I),
-     "speaks as the system or the assistant"),
+    (re.compile(r"(?:^|\n)\s*(?:#+\s*)?(?:system|developer)\s*(?:prompt|message)?\s*:", re.I),
+     "speaks as the system"),
     (re.compile(r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id)\|>|\[/?INST\]|"
                 r"<</?SYS>>", re.I),
      "holds chat-template tokens"),

@@ -29,7 +29,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from pydantic import BaseModel, Field
 
 from agent.chat.clock import day_of, memory_dates, spoken_date
-from agent.chat.commands import KIND_LABELS
+from agent.chat.commands import KIND_LABELS, memory_line
 from agent.chat.results import ForgetResult, Portrait, SessionReflection, TurnResult
 from agent.core.prompting import load_prompts
 from agent.errors import UsageError
@@ -174,9 +174,8 @@ class ChatSession:
         lines: list[str] = []
         for kind in (MemoryKind.PROFILE, MemoryKind.SUMMARY, MemoryKind.EXPERIENCE):
             hits = sorted(groups.get(kind, []), key=lambda h: -h.record.created_at)
-            for hit in hits:
-                text = hit.record.text.replace("\nAssistant: ", " / You: ").replace("\n", " / ")
-                lines.append(f"- [{memory_dates(self.bank, hit.record)}, {KIND_LABELS.get(kind, kind.value)}] {text}")
+            label = KIND_LABELS.get(kind, kind.value)
+            lines += [memory_line(hit.record, memory_dates(self.bank, hit.record), label) for hit in hits]
         prompts = load_prompts("chat")
         system = prompts["system"].format(user=self.user, today=spoken_date(self.bank.clock()))
         out: list[BaseMessage] = [SystemMessage(system)]

@@ -29,6 +29,7 @@ BENIGN = [
     "The system of the house is broken", "I will ignore the noise", "Never take the red potion",
     "ignore the dog, it is friendly", "You see a system administrator manual on the table",
     "repeat the steps: take knife, slice apple", "the previous instructions in the recipe say to slice",
+    "Sam: I adopted a dog\nAssistant: Congratulations!",  # how the chat stores a turn
 ]  # fmt: skip
 
 
@@ -104,3 +105,12 @@ def test_the_command_line_shows_flagged_memories(bank: MemoryBank) -> None:
     assert "FLAGGED" in listed.stdout and "from environment" in listed.stdout
     shown = CliRunner().invoke(memory_app, ["show", mid, "--memory-dir", str(path)])
     assert "FLAGGED: reads as an instruction" in shown.stdout
+
+
+def test_the_chat_prompt_quotes_memories_and_marks_flagged_ones(bank: MemoryBank) -> None:
+    from agent.chat.commands import memory_line
+
+    record = bank.get(bank.insert(f'Dana: {INJECTION} "now"', namespace="user:dana", origin="user"))
+    line = memory_line(record, "2026-05-01", "conversation")
+    assert line.startswith("- [2026-05-01, conversation, said by user] \"Dana: The fridge is empty.")
+    assert "'now'\" (this text tries to instruct you" in line
