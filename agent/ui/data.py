@@ -41,7 +41,7 @@ def row(bank: MemoryBank, record: MemoryRecord, now: float, score: float | None 
         "id": record.id, "kind": record.kind.value, "namespace": record.namespace, "text": record.text,
         "created": _date(record.created_at), "status": record.status.value, "pinned": record.pinned,
         "retention": round(retention_now(bank, record, now), 4), "utility": round(record.utility, 4),
-        "recalls": record.recall_count,
+        "recalls": record.recall_count, "origin": record.meta.get("origin"), "flagged": record.meta.get("flagged"),
     }  # fmt: skip
     if score is not None:
         out["score"] = round(score, 4)
@@ -166,7 +166,8 @@ def detail(bank: MemoryBank, memory_id: str, now: float) -> dict[str, Any]:
     info = {**record.to_dict(), "created": _date(record.created_at), "updated": _date(record.updated_at),
             "last_recalled": _date(record.last_recalled_at), "retention": retention_now(bank, record, now),
             "utility": record.utility, "archived": _date(archived[0]) if archived else None,
-            "archive_reason": archived[1] if archived else None}  # fmt: skip
+            "archive_reason": archived[1] if archived else None, "origin": record.meta.get("origin"),
+            "flagged": record.meta.get("flagged")}  # fmt: skip
     return {
         "memory": info,
         "evidence": evidence_chain(bank, record),

@@ -93,7 +93,7 @@ function renderResults(data) {
   },
   el("td", {}, kindTag(m.kind), el("div", { class: "id" }, m.created)),
   el("td", { class: `text status-${m.status}` }, m.text.length > 180 ? `${m.text.slice(0, 179)}…` : m.text,
-    m.pinned ? " 📌" : ""),
+    m.pinned ? " 📌" : "", m.flagged ? el("span", { class: "flagged", title: m.flagged }, " ⚠ flagged") : ""),
   el("td", {}, pct(m.retention)), el("td", {}, pct(m.utility)),
   el("td", {}, m.score === undefined ? "" : num(m.score))));
   results.replaceChildren(header, el("table", { id: "result-table" },
@@ -180,8 +180,11 @@ async function showMemory(id) {
   }, label);
   panel.replaceChildren(
     el("div", {}, kindTag(m.kind), " ", el("span", { class: "id", id: "detail-id" }, m.id), " ",
-      el("span", { class: "muted" }, `${m.namespace} · ${m.status}${m.pinned ? " · pinned" : ""}`)),
+      el("span", { class: "muted" }, `${m.namespace} · ${m.status}${m.pinned ? " · pinned" : ""}` +
+        `${m.origin ? ` · from ${m.origin}` : ""}`)),
     el("div", { class: "memtext", id: "detail-text" }, m.text),
+    m.flagged ? el("div", { class: "flagged", id: "detail-flagged" },
+      `Flagged: this text reads as an instruction to the model (${m.flagged}); it is never promoted to a rule.`) : "",
     el("div", { class: "actions" },
       button("forget", "Forget", m.status !== "archived"), button("pin", "Pin", !m.pinned),
       button("unpin", "Unpin", m.pinned), button("restore", "Restore", m.status === "archived"),
