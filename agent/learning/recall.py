@@ -72,7 +72,8 @@ def retrieve_context(
     """Memories for one episode, restricted to ``kinds`` (an ablation), grouped for the prompt.
 
     Facts: the best-scored candidates fill the quotas of :data:`FACT_QUOTAS`. Reflections retrieved from other
-    tasks are kept apart from this task's own notes.
+    tasks are kept apart from this task's own notes. A memory flagged by :mod:`memory.guard` (its text tries to
+    instruct the model) is never shown.
     ``record=False`` leaves recall statistics untouched (held-out evaluation must not change memory).
     ``observation`` is what the query is about; ``seen`` (default: ``observation``) is everything the episode
     has shown so far, against which a fact is judged on topic (a retrieval again mid-episode, after the
@@ -103,6 +104,8 @@ def retrieve_context(
                              token_budget=None if kind is MemoryKind.FACT else budget, record=False)  # fmt: skip
         for hit in hits:
             meta = hit.record.meta
+            if meta.get("flagged"):  # text that tries to instruct the model never reaches the actor's prompt
+                continue
             if kind is MemoryKind.EXPERIENCE:
                 if not meta.get("success") and not meta.get("corrected"):
                     continue
