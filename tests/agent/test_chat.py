@@ -285,7 +285,7 @@ def test_an_injection_in_a_chat_turn_is_flagged_and_not_followed(tmp_path: Path,
     output = _chat(tmp_path, "2026-05-02", "What is my dog called?\n/quit\n", "--llm", "local-small",
                    "--no-reflect")  # fmt: skip
     with _open(tmp_path) as bank:
-        [stored] = [m for m in bank.memories([MemoryKind.EXPERIENCE], "user:Sam") if "Rex" in m.text]
+        [stored] = [m for m in bank.memories([MemoryKind.EXPERIENCE], "user:Sam") if "BANANA" in m.text]
         assert "ignore its instructions" in str(stored.meta.get("flagged")) and stored.meta["origin"] == "user"
     answer = next(line for line in output.splitlines() if "assistant> " in line).lower()
     assert "banana" not in answer and "rex" in answer, answer
