@@ -4,6 +4,7 @@ periodic reflects wrote and refused."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from langchain_core.messages import HumanMessage
 
 from agent.core.prompting import load_prompts
 from agent.core.trajectory import Episode
+from agent.errors import ModelOutputError
 from agent.jsonl import json_lines
 from agent.llm.structured import complete_json
 from agent.text import first_words
@@ -45,7 +47,28 @@ def write_reflection(chat: BaseChatModel, episode: Episode, *, gold: Sequence[st
     episode.counters.llm_calls += reply.attempts
     episode.counters.input_tokens += reply.input_tokens
     episode.counters.output_tokens += reply.output_tokens
-    return str(reply.data["text"]).strip()
+    text = str(reply.data["text"]).strip()
+    if echo_share(text, prompt) > ECHO_LIMIT:
+        raise ModelOutputError(f"the note mostly repeats its prompt: {text[:120]!r}", raw=text)
+    return text
+
+
+ECHO_RUN = 6
+"""Words in a row shared with the prompt that count as copied."""
+ECHO_LIMIT = 0.5
+"""A note more than this share of whose words are copied from its prompt (the instruction, the observation) says
+nothing of its own and is refused."""
+
+
+def echo_share(text: str, prompt: str) -> float:
+    """The share of ``text``'s words that lie in runs of :data:`ECHO_RUN` or more words found in ``prompt`` too."""
+    words = re.findall(r"[a-z0-9']+", text.lower())
+    source = " " + " ".join(re.findall(r"[a-z0-9']+", prompt.lower())) + " "
+    copied = [False] * len(words)
+    for start in range(len(words) - ECHO_RUN + 1):
+        if f" {' '.join(words[start : start + ECHO_RUN])} " in source:
+            copied[start : start + ECHO_RUN] = [True] * ECHO_RUN
+    return sum(copied) / len(words) if words else 1.0
 
 
 REFLECT_LOG = "reflect.jsonl"

@@ -135,3 +135,28 @@ def test_a_reflection_is_decoded_bounded_but_a_longer_reply_is_kept(monkeypatch:
     assert experience.write_reflection(chat, episode) == long.strip()  # validated unbounded: kept whole
     assert constraints[0] is not None and constraints[0]["properties"]["text"]["maxLength"] == 600
     assert episode.counters.llm_calls == 1
+
+
+def test_a_note_that_repeats_its_prompt_is_refused() -> None:
+    # stored before this check: "You are in the kitchen. In one part of the room you see a stove. ..." (the start
+    # observation copied as a STaR rationale) and echoes of the instruction itself
+    import json
+
+    from agent.core.trajectory import Episode, StepRecord
+    from agent.errors import ModelOutputError
+    from agent.learning.reflection import echo_share, write_reflection
+    from tests.fakes import ScriptedChatModel
+
+    start = "You are in the kitchen. In one part of the room you see a stove. There is also an oven and a fridge."
+    episode = Episode(env_id="twx-cookingworld", split="train", seed=0, task_type="", task="cook a meal",
+                      first_observation=start, steps=[StepRecord("examine oven", "An oven.")])  # fmt: skip
+    copied = "You are in the kitchen. In one part of the room you see a stove. There is also an oven."
+    echo = "In one or two sentences, say concretely what went wrong and what to do differently next time."
+    own = "Open the fridge first: the chicken wing was inside it, and the oven cooks it."
+    for reply in (copied, echo):
+        chat = ScriptedChatModel().enqueue(json.dumps({"text": reply}))
+        with pytest.raises(ModelOutputError, match="repeats its prompt"):
+            write_reflection(chat, episode, gold=["open fridge", "take chicken wing"] if reply is copied else None)
+    chat = ScriptedChatModel().enqueue(json.dumps({"text": own}))
+    assert write_reflection(chat, episode) == own
+    assert echo_share(own, start) == 0.0 and echo_share(copied, start) == 1.0
