@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from memory.base import MemoryKind, MemoryRecord, MemoryStatus, kind_list, namespace_list, parse_status
+from memory.base import (
+    MemoryKind,
+    MemoryRecord,
+    MemoryStatus,
+    kind_list,
+    namespace_list,
+    parse_status,
+    validate_namespace,
+)
 from memory.config import MemoryConfig
 from memory.errors import MemoryUsageError
 from memory.ledger import Ledger
@@ -68,6 +76,14 @@ class BankView:
         if unreflected:
             where.append("reflected_at IS NULL")
         return self.ledger.count(" AND ".join(where), params)
+
+    def unreflected_tokens(self, namespace: str) -> list[int]:
+        """Token counts of the namespace's active experiences reflection will take next (unreflected, not flagged),
+        oldest first: what a caller sizes its reflect batches by."""
+        return [int(n) for (n,) in self.ledger.query(
+            "SELECT tokens FROM memories WHERE kind = 'experience' AND namespace = ? AND status = 'active' AND "
+            "reflected_at IS NULL AND json_extract(meta, '$.flagged') IS NULL ORDER BY created_at, rowid",
+            [validate_namespace(namespace)])]  # fmt: skip
 
     # -- lookups ------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

@@ -66,6 +66,12 @@ def self_consistent(episodes: Sequence[Episode]) -> list[Episode]:
     return [e for e in rewarded if not e.success or id(e) in agree]
 
 
+def reflect_batch(tokens: Sequence[int], budget: int) -> int:
+    """Experiences per reflect prompt: as many of the typical (mean) size as ``budget`` tokens hold, at least one."""
+    mean = sum(tokens) / len(tokens) if tokens else budget
+    return max(1, int(budget // max(mean, 1.0)))
+
+
 class EvolutionConfig(BaseModel):
     """How the agent evolves."""
 
@@ -83,6 +89,12 @@ class EvolutionConfig(BaseModel):
     """Run ``reflect`` (insights with votes) after this many training tasks; 0: never."""
     reflect_steps: tuple[str, ...] = ("insights",)
     """Which reflect steps to run (``lessons``, ``insights``, ``summary``)."""
+    reflect_all: bool = True
+    """Each reflect takes every pending experience, batch after batch, in batches of ``reflect_tokens``; False: one
+    batch of 8, the rest left for later (how benches ran before; experiences piled up unreflected)."""
+    reflect_tokens: int = Field(default=1800, ge=100)
+    """Tokens of experiences in one reflect prompt, sized to fit the model's context (4,096 tokens, with the
+    instructions, the current rules and the reply)."""
     forget_every: int = Field(default=10, ge=0)
     """Run ``forget`` after this many training tasks; 0: never."""
     max_steps: int = Field(default=30, ge=1)
@@ -299,7 +311,10 @@ class Evolver:
         c = self.config
         if c.reflect_every and tasks_done % c.reflect_every == 0:
             report = reflect(self.bank, json_llm(self.actor.chat), namespace=self.namespace, steps=c.reflect_steps,
-                             max_batches=1, check=check_rule if c.check_rules else None)  # fmt: skip
+                             batch_size=reflect_batch(self.bank.view.unreflected_tokens(self.namespace),
+                                                      c.reflect_tokens) if c.reflect_all else 8,
+                             max_batches=None if c.reflect_all else 1,
+                             check=check_rule if c.check_rules else None)  # fmt: skip
             self.reflect_failures += report.failures
             log.info("update: reflect -> %s", report)
             line = {"tasks_done": tasks_done, "at": time.time(), **asdict(report)}

@@ -358,3 +358,20 @@ def test_demo_pairs_unseen_games_without_and_with_memory(tmp_path: Path) -> None
         assert "evolve memory list --memory-dir" in text and "evolve bench twx-twc --train 30" in text
         assert "memories in all" in text
     assert (tmp_path / "demo.previous" / "results.json").is_file() and (out / "results.json").is_file()
+
+
+def test_reflect_batches_fit_the_context_and_take_every_pending_experience(tmp_path: Path) -> None:
+    from agent.learning.evolve import reflect_batch
+    from memory import MemoryInput, reflect
+    from tests.memory.fakes import ScriptedJsonLLM, hash_embed
+
+    assert reflect_batch([200] * 30, 1800) == 9 and reflect_batch([5000], 1800) == 1 and reflect_batch([], 1800) == 1
+    with MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:
+        bank.insert_many([MemoryInput(text=f"Start: kitchen {i}\ntook apple {i} -> won", namespace="env:twc")
+                          for i in range(20)])  # fmt: skip
+        size = reflect_batch(bank.view.unreflected_tokens("env:twc"), 60)
+        batches = -(-20 // size)
+        report = reflect(bank, ScriptedJsonLLM([{"operations": []}] * batches), namespace="env:twc",
+                         steps=["insights"], batch_size=size, max_batches=None)  # fmt: skip
+        assert report.batches == batches > 1 and report.experiences_reflected == 20
+        assert bank.view.unreflected_tokens("env:twc") == []
