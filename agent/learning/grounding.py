@@ -4,7 +4,8 @@ A rule such as "when you see a stove, take the stove" can use only words of its 
 check in :mod:`memory.reflect` lets it through) and still name an action no episode took. A rule that tells the
 agent to do something with a thing is checked here against every action its evidence took: when the rule uses a
 verb those actions use, on a thing the evidence mentions, and no action did that verb to that thing, reflection
-refuses it. A verb the evidence never used, or a thing it never mentions, is left alone (the rule may paraphrase).
+refuses it; a rule that does a known verb to a thing the evidence never mentions ("take a baking sheet" from games
+without one) is refused too. A verb the evidence never used is left alone (the rule may paraphrase).
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ _ENDS_OBJECT = frozenset({*OBJECT_PREPOSITIONS, "at", "under", "and", "or", "the
 _NOT_A_THING = frozenset({"it", "them", "this", "that", "these", "those", "everything", "all", "anything",
                           "something", "one", "nothing", "out", "up", "down", "off", "back", "around"})  # fmt: skip
 _LONGEST_OBJECT = 4
+
+
+def _singular(word: str) -> str:
+    """``potatoes`` → ``potato``, ``knives`` stays (a plain trailing s or es only; good enough to match a thing)."""
+    if word.endswith("oes") or word.endswith("xes") or word.endswith("ches") or word.endswith("shes"):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") and len(word) > 3 else word
 
 
 def evidence_actions(records: Iterable[MemoryRecord]) -> list[str]:
@@ -55,7 +63,8 @@ def untaken_action(text: str, actions: Sequence[str], mentioned: Iterable[str] =
     (words the evidence saw) name, but which no action did (``take the stove`` when the actions took the knife
     and cooked with the stove); None when there is none.
 
-    A thing matches an action's object by its last word ("take the wing" is ``take chicken wing``)."""
+    A thing matches an action's object by its last word ("take the wing" is ``take chicken wing``), a plural its
+    singular."""
     done = {(verb_of(a), action_object(a)) for a in actions if " " in a}
     verbs = {verb for verb, _ in done}
     known = set(mentioned) | {w for a in actions for w in _TOKENS.findall(after_verb(a))}
@@ -66,7 +75,23 @@ def untaken_action(text: str, actions: Sequence[str], mentioned: Iterable[str] =
         thing = _object_after(tokens, index + 1)
         if not thing or thing[0] in _NOT_A_THING or thing[-1] not in known:
             continue
-        if not any(verb == token and obj.split()[-1:] == thing[-1:] for verb, obj in done):
+        if not any(verb == token and [_singular(w) for w in obj.split()[-1:]] == [_singular(thing[-1])]
+                   for verb, obj in done):  # fmt: skip
+            return f"{token} {' '.join(thing)}"
+    return None
+
+
+def unseen_thing(text: str, actions: Sequence[str], mentioned: Iterable[str]) -> str | None:
+    """The first "verb thing" the text names whose verb ``actions`` use but whose thing neither they nor
+    ``mentioned`` ever name ("take a baking sheet" from games that never saw one); None when there is none. A
+    plural and its singular count as the same word."""
+    verbs = {verb_of(a) for a in actions if " " in a}
+    known = set(mentioned) | {w for a in actions for w in _TOKENS.findall(after_verb(a))}
+    known = {_singular(w) for w in known}
+    tokens = _TOKENS.findall(text.lower())
+    for index, token in enumerate(tokens):
+        thing = _object_after(tokens, index + 1) if token in verbs else []
+        if thing and thing[0] not in _NOT_A_THING and _singular(thing[-1]) not in known:
             return f"{token} {' '.join(thing)}"
     return None
 
@@ -74,7 +99,9 @@ def untaken_action(text: str, actions: Sequence[str], mentioned: Iterable[str] =
 def check_rule(text: str, evidence: Sequence[MemoryRecord]) -> str | None:
     """Why reflection should refuse ``text`` given its evidence (a :data:`memory.reflect.RuleCheck`), or None."""
     mentioned = {word for record in evidence for word in _TOKENS.findall(record.text.lower())}
-    found = untaken_action(text, evidence_actions(evidence), mentioned)
-    if found is None:
-        return None
-    return f"names '{found}', an action its evidence never took"
+    actions = evidence_actions(evidence)
+    if (found := untaken_action(text, actions, mentioned)) is not None:
+        return f"names '{found}', an action its evidence never took"
+    if (found := unseen_thing(text, actions, mentioned)) is not None:
+        return f"names '{found}', a thing its evidence never saw"
+    return None

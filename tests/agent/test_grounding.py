@@ -27,7 +27,7 @@ def test_actions_the_evidence_took_or_words_it_never_used_pass() -> None:
     assert untaken_action("open the fridge to find ingredients", ACTIONS) is None
     assert untaken_action("take the potato from the fridge", ACTIONS) is None  # its last word names the object
     assert untaken_action("grab the stove", ACTIONS) is None  # a verb the evidence never used: maybe a paraphrase
-    assert untaken_action("take the oven", ACTIONS) is None  # a thing it never mentioned
+    assert untaken_action("take the oven", ACTIONS) is None  # a thing it never mentioned (unseen_thing refuses it)
     assert untaken_action("take it and take them all", ACTIONS) is None  # pronouns name no thing
     assert untaken_action("take the stove", []) is None
 
@@ -62,3 +62,17 @@ def test_an_experience_records_every_action_it_took_besides_its_solution() -> No
     (experience,) = [i for i in experience_inputs(episode, "env:x") if i.kind is MemoryKind.EXPERIENCE]
     assert experience.meta["actions"] == "cook red potato with stove"  # the solution, without the knife
     assert experience.meta["taken"] == "take knife -> cook red potato with stove"
+
+
+def test_a_rule_naming_a_thing_its_evidence_never_saw_is_refused() -> None:
+    # twc-100 kept "when you see an oven, take a baking sheet and put it on the oven": no episode saw a baking sheet
+    evidence = [
+        _record({"taken": "take knife -> cook red potato with stove -> put red potatoes in counter"},
+                text="Start: you see an oven, a stove and a counter."),
+    ]  # fmt: skip
+    reason = check_rule("when you see an oven, take a baking sheet and put it on the oven", evidence)
+    assert reason is not None and "'take baking sheet'" in reason and "never saw" in reason
+    assert check_rule("put the red potato on the counter before you cook it", evidence) is None  # plural taken
+    assert check_rule("cook the red potatoes with the stove", evidence) is None
+    assert check_rule("grab a baking sheet", evidence) is None  # a verb it never used: maybe a paraphrase
+    assert check_rule("take the knife, then take it to the stove", evidence) is None
