@@ -52,7 +52,7 @@ WORDS = ["", "0", "-1", "9223372036854775808", "nan", "abc", "env:", "mem-" + "0
 """The bad values of command-line options (argv holds strings only)."""
 
 INSERT_FIELDS = ["text", "kind", "namespace", "importance", "meta", "source_ids", "derived_from", "episode_id",
-                 "thread", "seq", "context", "created_at", "embedding"]  # fmt: skip
+                 "thread", "seq", "context", "created_at", "origin", "embedding"]  # fmt: skip
 RECORD_FIELDS = list(MemoryRecord(id="mem-" + "0" * 20, kind=MemoryKind.FACT, namespace="agent", text="t",
                                   created_at=0.0, updated_at=0.0).to_dict())  # fmt: skip
 Probe = tuple[str, str, str, Callable[[MemoryBank], Any]]
