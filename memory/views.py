@@ -55,9 +55,14 @@ class BankView:
         namespace: str | Sequence[str] | None = None,
         status: MemoryStatus | str | None = MemoryStatus.ACTIVE,
         limit: int | None = None,
+        *,
+        flagged: bool = False,
     ) -> list[MemoryRecord]:
-        """Memories by kind, namespace and status, newest first (no scoring, no recall update)."""
+        """Memories by kind, namespace and status, newest first (no scoring, no recall update); ``flagged``: only
+        those whose text reads as an instruction to the model (:mod:`memory.guard`)."""
         where, params = _filters(kinds, namespace, status)
+        if flagged:
+            where.append("json_extract(meta, '$.flagged') IS NOT NULL")
         sql = f"SELECT {RECORD_SELECT} FROM memories WHERE {' AND '.join(where)} ORDER BY created_at DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"

@@ -42,12 +42,15 @@ def list_command(
     memory_dir: DirOpt = DEFAULT_DIR, chroma_url: ChromaOpt = None, namespace: NsOpt = None, kind: KindOpt = None,
     status: Annotated[StatusChoice, typer.Option(help="Which life-cycle state to show.")] = StatusChoice.active,
     limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="Most memories to show (newest first).")] = 50,
+    flagged: Annotated[bool, typer.Option("--flagged", help="Only memories whose text reads as an instruction to "
+                                                            "the model (never promoted to rules).")] = False,
     as_json: JsonOpt = False,
 ) -> None:  # fmt: skip
-    """List memories, newest first, with kind, namespace, status, retention and utility."""
+    """List memories, newest first, with kind, namespace, status, flags (FLAGGED, pinned, origin), retention and
+    utility."""
     with open_bank(memory_dir, chroma_url) as bank:
         chosen = None if status is StatusChoice.all else MemoryStatus(status.value)
-        records = bank.memories(kinds=kinds_or_all(kind), namespace=namespace, status=chosen, limit=limit)
+        records = bank.view.memories(kinds_or_all(kind), namespace, chosen, limit, flagged=flagged)
         now = time.time()
         if as_json:
             print_json({"memories": [{**r.to_dict(), "retention": record_retention(r, now), "utility": r.utility}

@@ -99,10 +99,13 @@ def test_the_command_line_shows_flagged_memories(bank: MemoryBank) -> None:
     from agent.cli.memory_cmd import memory_app
 
     mid = bank.insert(INJECTION, namespace="env:twc", origin="environment")
+    bank.insert("the fridge is in the kitchen", namespace="env:twc", origin="environment")
     path = bank.config.path
     bank.close()
     listed = CliRunner().invoke(memory_app, ["list", "--memory-dir", str(path)])
     assert "FLAGGED" in listed.stdout and "from environment" in listed.stdout
+    only = CliRunner().invoke(memory_app, ["list", "--flagged", "--json", "--memory-dir", str(path)])
+    assert [m["id"] for m in json.loads(only.stdout)["memories"]] == [mid]
     shown = CliRunner().invoke(memory_app, ["show", mid, "--memory-dir", str(path)])
     assert "FLAGGED: reads as an instruction" in shown.stdout
 
