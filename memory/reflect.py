@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -34,8 +33,8 @@ import yaml
 
 from memory.base import MemoryInput, MemoryKind, MemoryRecord, MemoryStatus, content_hash, validate_namespace
 from memory.errors import MemoryUsageError
+from memory.evidence import cited_sources, label_lines, resolve_labels, shares_a_word
 from memory.guard import instruction_flag
-from memory.keyword import tokenize
 
 if TYPE_CHECKING:
     from memory.bank import MemoryBank
@@ -43,7 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STEPS = ("lessons", "insights", "summary")
-_LABEL = re.compile(r"^\[?\s*([ER])\s*(\d+)\s*\]?$", re.IGNORECASE)
 
 
 class JsonLLM(Protocol):
@@ -146,31 +144,6 @@ class ReflectReport:
     """Model calls that gave no usable reply after the retries (raw text kept in the ledger)."""
 
 
-def _label_map(experiences: Sequence[MemoryRecord]) -> str:
-    lines = []
-    for i, e in enumerate(experiences, start=1):
-        outcome = e.meta.get("outcome")
-        suffix = f" (outcome: {outcome})" if outcome is not None else ""
-        lines.append(f"E{i}: {e.text}{suffix}")
-    return "\n".join(lines)
-
-
-def _resolve(labels: Any, mapping: dict[str, str]) -> list[str]:
-    out: list[str] = []
-    for label in labels if isinstance(labels, list) else []:
-        m = _LABEL.match(str(label).strip())
-        key = f"{m.group(1).upper()}{int(m.group(2))}" if m else str(label).strip()
-        if key in mapping and mapping[key] not in out:
-            out.append(mapping[key])
-    return out
-
-
-def _grounded(text: str, evidence: Sequence[MemoryRecord]) -> bool:
-    """True when the statement shares a content word with its evidence (rejects generic advice)."""
-    words = set(tokenize(text))
-    return any(words & set(tokenize(e.text)) for e in evidence)
-
-
 class _Run:
     def __init__(self, bank: MemoryBank, llm: JsonLLM, namespace: str, actor: str, retries: int,
                  max_items: int, max_insights: int, summary_words: int, check: RuleCheck | None) -> None:  # fmt: skip
@@ -215,20 +188,19 @@ class _Run:
         written: list[str] = []
         for item in (items if isinstance(items, list) else [])[: self.max_items]:
             text = str(item.get("text", "")).strip() if isinstance(item, dict) else ""
-            evidence = _resolve(item.get("evidence"), mapping) if isinstance(item, dict) else []
+            evidence = resolve_labels(item.get("evidence"), mapping) if isinstance(item, dict) else []
             if not text or len(text.split()) < 3:
                 self.report.rejected.append(f"{kind.value}: too short: {text!r}")
                 continue
             if not evidence:
                 self.report.rejected.append(f"{kind.value}: no valid evidence label: {text!r}")
                 continue
-            if not _grounded(text, [by_id[e] for e in evidence]):
+            if not shares_a_word(text, [by_id[e] for e in evidence]):
                 self.report.rejected.append(f"{kind.value}: shares no word with its evidence: {text!r}")
                 continue
             if self.refused(kind.value, text, [by_id[e] for e in evidence]):
                 continue
-            origins = [s for e in evidence for s in (*by_id[e].source_ids, by_id[e].episode_id) if s]
-            sources = tuple(dict.fromkeys(origins))
+            sources = cited_sources(evidence, by_id)
             episodes = {by_id[e].episode_id for e in evidence}
             try:
                 mid = self.bank.insert(
@@ -248,7 +220,7 @@ class _Run:
             if not isinstance(op, dict):
                 continue
             kind = str(op.get("op", "")).upper()
-            evidence = _resolve(op.get("evidence"), mapping)
+            evidence = resolve_labels(op.get("evidence"), mapping)
             if not evidence:
                 self.report.rejected.append(f"insight {kind}: no valid evidence label")
                 continue
@@ -256,7 +228,7 @@ class _Run:
             target = rules.get(target_label)
             text = str(op.get("text", "")).strip()
             if kind == "ADD":
-                if len(text.split()) < 4 or not _grounded(text, [by_id[e] for e in evidence]):
+                if len(text.split()) < 4 or not shares_a_word(text, [by_id[e] for e in evidence]):
                     self.report.rejected.append(f"insight ADD: too short or ungrounded: {text!r}")
                     continue
                 if self.refused("insight ADD", text, [by_id[e] for e in evidence]):
@@ -265,8 +237,8 @@ class _Run:
                 existed = bool(self.bank.ledger.ids_by_hash([key]))
                 ids = self.bank.insert_many(
                     [MemoryInput(text=text, kind=MemoryKind.INSIGHT, namespace=self.namespace, importance=0.7,
-                                 derived_from=tuple(evidence), origin="reflection")], actor=self.actor,
-                    reason="insight ADD")  # fmt: skip
+                                 derived_from=tuple(evidence), source_ids=cited_sources(evidence, by_id),
+                                 origin="reflection")], actor=self.actor, reason="insight ADD")  # fmt: skip
                 if existed:  # the rule is known already: the new evidence supports it
                     self._vote(self.bank.get(ids[0]), +1, evidence, "ADD of an existing rule")
                 else:
@@ -274,7 +246,7 @@ class _Run:
             elif target is None:
                 self.report.rejected.append(f"insight {kind}: unknown target {op.get('target')!r}")
             elif kind == "EDIT":
-                if len(text.split()) < 4 or not _grounded(text, [by_id[e] for e in evidence]):
+                if len(text.split()) < 4 or not shares_a_word(text, [by_id[e] for e in evidence]):
                     self.report.rejected.append(f"insight EDIT: too short or ungrounded: {text!r}")
                     continue
                 if self.refused("insight EDIT", text, [by_id[e] for e in evidence]):
@@ -354,7 +326,7 @@ def reflect(
         run.report.batches += 1
         mapping = {f"E{i}": e.id for i, e in enumerate(batch, start=1)}
         by_id = {e.id: e for e in batch}
-        exp_text = _label_map(batch)
+        exp_text = label_lines(batch)
         ids = [e.id for e in batch]
         ok = True
         tpl = prompts()
@@ -388,7 +360,7 @@ def reflect(
             if reply is None:
                 ok = False
             else:
-                evidence = _resolve(reply.get("evidence"), mapping) or ids
+                evidence = resolve_labels(reply.get("evidence"), mapping) or ids
                 written = run.write(MemoryKind.SUMMARY, [{"text": reply.get("summary", ""), "evidence": [
                     label for label, mid in mapping.items() if mid in evidence]}], mapping, by_id, 0.5)  # fmt: skip
                 run.report.summaries += written

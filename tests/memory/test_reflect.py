@@ -177,3 +177,13 @@ def test_a_callers_check_refuses_what_it_names(bank: MemoryBank) -> None:
     assert len(refused) == 2 and any(r.startswith("reflection:") for r in refused)
     assert any(r.startswith("insight ADD:") for r in refused)
     assert report.experiences_reflected == 3  # a refused item is not a failed step
+
+
+def test_a_rule_cites_the_episodes_its_evidence_came_from(tmp_path: Path) -> None:
+    with MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:
+        bank.insert("took the knife and sliced the apple: won", namespace="env:twc", episode_id="ep-7",
+                    source_ids=("train:seed3",))  # fmt: skip
+        rule = {"op": "ADD", "text": "take the knife before you slice the apple", "evidence": ["E1"]}
+        report = reflect(bank, ScriptedJsonLLM([{"operations": [rule]}]), namespace="env:twc", steps=["insights"])
+        added = bank.get(report.insights_added[0])
+        assert added.source_ids == ("train:seed3", "ep-7") and added.meta["origin"] == "reflection"
