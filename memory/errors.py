@@ -19,8 +19,13 @@ class MemoryUsageError(MemoryBankError, ValueError):
     value it quotes (a 100 kB text) keeps its head and tail, so it stays one readable line."""
 
     def __init__(self, message: str = "") -> None:
-        text = str(message)
-        super().__init__(text if len(text) <= 600 else f"{text[:420]} … {text[-160:]}")
+        super().__init__(shortened(str(message)))
+
+
+def shortened(text: str, limit: int = 600) -> str:
+    """``text``, or its head and tail when it is longer than ``limit`` characters: an error that quotes a long value
+    (a 100 kB text, a 5,000-character option) stays one readable line."""
+    return text if len(text) <= limit else f"{text[: limit * 7 // 10]} … {text[-limit * 4 // 15 :]}"
 
 
 class StoreUnavailable(MemoryBankError, RuntimeError):

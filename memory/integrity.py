@@ -24,7 +24,7 @@ from memory.config import MemoryConfig
 from memory.embed import Embed
 from memory.errors import BankDamaged, MemoryUsageError, StoreUnavailable
 from memory.ledger import Ledger
-from memory.schema import COLUMNS, RECORD_SELECT, from_blob, record_from_row
+from memory.schema import COLUMNS, RECORD_SELECT, from_blob, record_from_row, vector_problem
 from memory.scopes import CollectionNames
 from memory.store import StoredItem, VectorStore
 from memory.sync import Syncer, record_from_store
@@ -177,7 +177,7 @@ class Integrity:
     def check(self) -> IntegrityReport:
         """Every ledger row read and every index id listed; nothing written."""
         store = self._listing()
-        dimension = self._dimension()
+        dimension = self.ledger.measure_vector_size()
         placed: dict[str, tuple[str, bool]] = {}  # id -> (collection, live)
         unfit: dict[str, str] = {}
         unreadable: dict[str, str] = {}
@@ -195,7 +195,7 @@ class Integrity:
                     continue
                 placed[record.id] = (self.names.of(record.kind, record.namespace),
                                      record.status is not MemoryStatus.ARCHIVED)  # fmt: skip
-                why = unfit_reason(row[-1], dimension)
+                why = vector_problem(row[-1], dimension)
                 if why:
                     unfit[record.id] = why
         live: dict[str, list[str]] = {}
@@ -243,13 +243,14 @@ class Integrity:
                 took, moved = self._settle_unknown(c.name, c.unknown, dimension)
                 adopted, quarantined = adopted + took, quarantined + moved
             elif c.unknown:
-                adopted += self._adopt_fitting(c.name, c.unknown, dimension)
+                adopted += self._adopt_fitting(c.name, self.store.get(c.name, c.unknown, include_embeddings=True),
+                                               dimension)  # fmt: skip
             if wrong_size:
                 store.drop(c.name)
                 dropped.append(c.name)
                 self.ledger.mark_unsynced(self._live_ids(c.name))
                 continue
-            misfiled = [] if before.shared else [m for m in c.unknown if not self._filed_here(m, c.name)]
+            misfiled = [] if before.shared else self._misfiled(c.unknown, c.name)
             self.store.delete(c.name, c.stale + misfiled)
             removed += len(c.stale) + len(misfiled)
             self.ledger.mark_unsynced(c.missing + misfiled)  # adopted items filed elsewhere go there
@@ -281,78 +282,55 @@ class Integrity:
                 vector = from_blob(blob[0]) if blob else None
                 data = {"row": dict(zip((*COLUMNS, "tokens"), row, strict=True)),
                         "embedding": None if vector is None else vector.tolist()}  # fmt: skip
-                conn.execute("INSERT INTO quarantine (ts, memory_id, origin, reason, data) VALUES (?, ?, ?, ?, ?)",
-                             (now, mid, "ledger", unreadable[mid], json.dumps(data, default=str)))  # fmt: skip
+                self._to_quarantine(now, [(mid, "ledger", unreadable[mid], data)])
                 conn.execute("DELETE FROM memories WHERE id = ?", (mid,))
                 conn.execute("DELETE FROM vectors WHERE id = ?", (mid,))
-            self.ledger.log(("quarantine", m, None, None, "repair", unreadable[m], None, None) for m in ids)
         return len(ids)
 
-    def _adopt_fitting(self, name: str, ids: Sequence[str], dimension: int | None) -> int:
-        """Adopt the index items among ``ids`` that read as records with fitting vectors; returns how many."""
-        fitting = [item.id for item in self.store.get(name, ids, include_embeddings=True)
-                   if _unfit_item(item, dimension) is None]  # fmt: skip
+    def _to_quarantine(self, now: float, entries: Sequence[tuple[str, str, str, dict[str, Any]]]) -> None:
+        """Keep (memory id, where it was, why, its whole content) in the quarantine table, logged in the history."""
+        with self.ledger.tx() as conn:
+            conn.executemany("INSERT INTO quarantine (ts, memory_id, origin, reason, data) VALUES (?, ?, ?, ?, ?)",
+                             [(now, mid, origin, why, json.dumps(data, default=str))
+                              for mid, origin, why, data in entries])  # fmt: skip
+            self.ledger.log(("quarantine", mid, None, None, "repair", why, None, None) for mid, _, why, _ in entries)
+
+    def _adopt_fitting(self, name: str, items: Sequence[StoredItem], dimension: int | None) -> int:
+        """Adopt the index items that read as records with fitting vectors; returns how many."""
         before = self.ledger.count()
-        self.syncer.adopt(name, fitting)
+        self.syncer.adopt_items(name, [item for item in items if _unfit_item(item, dimension) is None])
         return self.ledger.count() - before
 
     def _settle_unknown(self, name: str, ids: Sequence[str], dimension: int | None) -> tuple[int, int]:
         """Index items in no ledger row: adopted when they can be, else quarantined; (adopted, quarantined)."""
         items = self.store.get(name, ids, include_embeddings=True)
-        adopted = self._adopt_fitting(name, ids, dimension)
+        adopted = self._adopt_fitting(name, items, dimension)
         known = set(self.ledger.get([i.id for i in items]))
         left = [(i, _unfit_item(i, dimension) or "same text as a memory the ledger has") for i in items
                 if i.id not in known]  # fmt: skip
         if left:
-            now = self.clock()
-            with self.ledger.tx() as conn:
-                conn.executemany(
-                    "INSERT INTO quarantine (ts, memory_id, origin, reason, data) VALUES (?, ?, ?, ?, ?)",
-                    [(now, i.id, f"index:{name}", why, json.dumps({
-                        "document": i.document, "metadata": i.metadata,
-                        "embedding": None if i.embedding is None else i.embedding.tolist()}, default=str))
-                     for i, why in left],
-                )  # fmt: skip
-                self.ledger.log(("quarantine", i.id, None, None, "repair", why, None, None) for i, why in left)
+            self._to_quarantine(self.clock(), [
+                (i.id, f"index:{name}", why, {"document": i.document, "metadata": i.metadata,
+                                              "embedding": None if i.embedding is None else i.embedding.tolist()})
+                for i, why in left])  # fmt: skip
         return adopted, len(left)
 
-    def _filed_here(self, memory_id: str, name: str) -> bool:
-        """Whether the ledger (now) files ``memory_id`` as a live memory of collection ``name``."""
-        found = self.ledger.get([memory_id]).get(memory_id)
-        if found is None:
-            return False
-        record = found[0]
-        return record.status is not MemoryStatus.ARCHIVED and self.names.of(record.kind, record.namespace) == name
+    def _misfiled(self, ids: Sequence[str], name: str) -> list[str]:
+        """The ids among ``ids`` the ledger (now) does not file as live memories of collection ``name``."""
+        found = self.ledger.get(ids)
+        return [m for m in ids if m not in found or found[m][0].status is MemoryStatus.ARCHIVED
+                or self.names.of(found[m][0].kind, found[m][0].namespace) != name]  # fmt: skip
 
     def _live_ids(self, name: str) -> list[str]:
         """Ids of the live ledger rows filed under collection ``name``."""
         return [m for m, k, ns, s in self.ledger.scope_rows() if s != MemoryStatus.ARCHIVED.value
                 and self.names.parse(name) == (k, ns)]  # fmt: skip
 
-    def _dimension(self) -> int | None:
-        rows = self.ledger.query("SELECT length(embedding), COUNT(*) FROM vectors WHERE embedding IS NOT NULL "
-                                 "GROUP BY 1 ORDER BY 2 DESC LIMIT 1")  # fmt: skip
-        return int(rows[0][0]) // 4 if rows else None
-
     def _listing(self) -> ListingStore:
         if not isinstance(self.store, ListingStore):
             raise MemoryUsageError(f"{type(self.store).__name__} cannot list its items; check and repair need a "
                                    "store with ids() and drop(), such as ChromaStore")  # fmt: skip
         return self.store
-
-
-def unfit_reason(blob: bytes | None, dimension: int | None) -> str | None:
-    """Why a stored vector cannot go into the index (None when it can)."""
-    if blob is None:
-        return "no vector"
-    vector = from_blob(blob)
-    if vector is None:
-        return f"a vector of {len(blob)} bytes, no whole number of floats"
-    if dimension and vector.shape[0] != dimension:
-        return f"{vector.shape[0]} numbers, the bank's vectors have {dimension}"
-    if not np.isfinite(vector).all():
-        return "numbers that are not finite"
-    return None
 
 
 def _unfit_item(item: StoredItem, dimension: int | None) -> str | None:

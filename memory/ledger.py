@@ -126,7 +126,10 @@ class Ledger:
 
     def get(self, ids: Sequence[str]) -> dict[str, tuple[MemoryRecord, int]]:
         """id -> (record, tokens) for the ids that exist; an id that is no string is :class:`MemoryUsageError`."""
-        _check_ids(ids)
+        return self._fetch(_check_ids(ids))
+
+    def _fetch(self, ids: Sequence[str]) -> dict[str, tuple[MemoryRecord, int]]:
+        """:meth:`get` for ids already checked."""
         out: dict[str, tuple[MemoryRecord, int]] = {}
         for chunk in _chunks(list(ids), 900):
             marks = ", ".join("?" * len(chunk))
@@ -136,7 +139,7 @@ class Ledger:
 
     def get_all(self, ids: Sequence[str], doing: str) -> dict[str, tuple[MemoryRecord, int]]:
         """:meth:`get` for ids that must all exist; else ``MemoryUsageError("{doing} unknown memory ids: …")``."""
-        found = self.get(list(dict.fromkeys(_check_ids(ids))))
+        found = self._fetch(list(dict.fromkeys(_check_ids(ids))))
         unknown = [m for m in ids if m not in found]
         if unknown:
             raise MemoryUsageError(f"{doing} unknown memory ids: {[m[:40] for m in unknown[:5]]}")
@@ -165,10 +168,13 @@ class Ledger:
     def vector_size(self) -> int | None:
         """The number of dimensions most stored vectors have (None when there are none); found once, as a bank's
         embedding size never changes (inserts with the caller's vectors ask for it every time)."""
-        if self._vector_size is None:
-            rows = self.query("SELECT length(embedding), COUNT(*) FROM vectors WHERE embedding IS NOT NULL "
-                              "GROUP BY 1 ORDER BY 2 DESC LIMIT 1")  # fmt: skip
-            self._vector_size = int(rows[0][0]) // 4 if rows else None
+        return self._vector_size if self._vector_size is not None else self.measure_vector_size()
+
+    def measure_vector_size(self) -> int | None:
+        """:meth:`vector_size` read from the vectors now, not from what an earlier call found (check and repair)."""
+        rows = self.query("SELECT length(embedding), COUNT(*) FROM vectors WHERE embedding IS NOT NULL "
+                          "GROUP BY 1 ORDER BY 2 DESC LIMIT 1")  # fmt: skip
+        self._vector_size = int(rows[0][0]) // 4 if rows else None
         return self._vector_size
 
     def update_fields(self, memory_id: str, fields: dict[str, Any], *, store_dirty: bool) -> None:

@@ -35,6 +35,7 @@ from memory.base import MemoryInput, MemoryKind, MemoryRecord, MemoryStatus, con
 from memory.errors import MemoryUsageError
 from memory.evidence import cited_sources, label_lines, resolve_labels, shares_a_word
 from memory.guard import instruction_flag
+from memory.schema import NOT_FLAGGED
 
 if TYPE_CHECKING:
     from memory.bank import MemoryBank
@@ -314,7 +315,7 @@ def reflect(
     unreflected = "" if again else "AND reflected_at IS NULL "  # flagged text is never evidence for what is written
     rows = bank.ledger.query(
         f"SELECT id FROM memories WHERE kind = ? AND namespace = ? AND status = ? {unreflected}"
-        "AND json_extract(meta, '$.flagged') IS NULL "
+        f"AND {NOT_FLAGGED} "
         "ORDER BY created_at, rowid",
         [MemoryKind.EXPERIENCE.value, namespace, MemoryStatus.ACTIVE.value],
     )

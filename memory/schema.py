@@ -217,6 +217,26 @@ def to_blob(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype=np.float32).tobytes()
 
 
+NOT_FLAGGED = "json_extract(meta, '$.flagged') IS NULL"
+"""SQL: the row's text does not read as an instruction to the model (:mod:`memory.guard` flags those)."""
+WAITING_FOR_REFLECTION = f"kind = 'experience' AND status = 'active' AND reflected_at IS NULL AND {NOT_FLAGGED}"
+"""SQL: the experiences reflection takes next (active, never reflected, not flagged)."""
+
+
+def vector_problem(blob: bytes | None, dimension: int | None) -> str | None:
+    """Why a stored vector cannot go into a vector index of ``dimension`` numbers (None when it can)."""
+    if blob is None:
+        return "no vector"
+    vector = from_blob(blob)
+    if vector is None:
+        return f"a vector of {len(blob)} bytes, no whole number of floats"
+    if dimension and vector.shape[0] != dimension:
+        return f"{vector.shape[0]} numbers, the bank's vectors have {dimension}"
+    if not np.isfinite(vector).all():
+        return "numbers that are not finite"
+    return None
+
+
 def from_blob(blob: bytes | None) -> np.ndarray | None:
     """Inverse of :func:`to_blob`; None for no vector or a blob whose length is no whole number of floats."""
     return None if blob is None or len(blob) % 4 else np.frombuffer(blob, dtype=np.float32)

@@ -20,9 +20,9 @@ from memory.base import MemoryKind, MemoryRecord, MemoryStatus
 from memory.config import MemoryConfig
 from memory.errors import MemoryUsageError, StoreUnavailable
 from memory.ledger import Ledger
-from memory.schema import from_blob, record_summary
+from memory.schema import from_blob, record_summary, vector_problem
 from memory.scopes import CollectionNames
-from memory.store import Metadata, VectorStore
+from memory.store import Metadata, StoredItem, VectorStore
 from memory.tokens import count_tokens
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ class Syncer:
         size, unfit = self.ledger.vector_size(), []
         for mid in upserts:
             vec = from_blob(blobs[mid])
-            if vec is None or mid not in records or vec.shape[0] != size or not np.isfinite(vec).all():
+            if vec is None or mid not in records or vector_problem(blobs[mid], size) or size is None:
                 unfit.append(mid)
                 continue
             pending[mid] = (records[mid][0], vec)
@@ -180,7 +180,10 @@ class Syncer:
 
     def adopt(self, name: str, ids: Sequence[str]) -> None:
         """Copy memories another machine put in the shared store into this ledger."""
-        items = self.store.get(name, ids, include_embeddings=True)
+        self.adopt_items(name, self.store.get(name, ids, include_embeddings=True))
+
+    def adopt_items(self, name: str, items: Sequence[StoredItem]) -> None:
+        """:meth:`adopt` for items already read from collection ``name`` with their embeddings."""
         records, vectors, tokens = [], [], []
         for item in items:
             if item.embedding is None:

@@ -105,6 +105,11 @@ def counter(value: object, what: str, *, low: int = 0) -> int:
     return value
 
 
+def position(value: object, what: str) -> int | None:
+    """None or a position in a thread: any whole number SQLite stores (``seq``)."""
+    return None if value is None else counter(value, what, low=-_LIMIT)
+
+
 def checked_meta(meta: object, where: str) -> dict[str, MetaValue]:
     """A dict of string keys to str, int, float or bool values (finite numbers, valid Unicode)."""
     if not isinstance(meta, Mapping):
@@ -215,7 +220,6 @@ def imported_record(data: object, where: str, config: MemoryConfig) -> tuple[Mem
     if superseded_by is not None and (not isinstance(superseded_by, str) or not MEMORY_ID.match(superseded_by)):
         raise MemoryUsageError(f"{where}: superseded_by {superseded_by!r:.60} is not a memory id")
     last = data.get("last_recalled_at")
-    seq = data.get("seq")
     utility_count = counter(data.get("utility_count", 0), f"{where}: utility_count")
     utility_sum = finite(data.get("utility_sum", 0.0), f"{where}: utility_sum", low=0.0)
     if utility_sum > utility_count:
@@ -239,7 +243,7 @@ def imported_record(data: object, where: str, config: MemoryConfig) -> tuple[Mem
         source_ids=id_list(data.get("source_ids"), f"{where}: source_ids"), derived_from=derived,
         episode_id=optional_text(data.get("episode_id"), f"{where}: episode_id"),
         thread=optional_text(data.get("thread"), f"{where}: thread"),
-        seq=None if seq is None else counter(seq, f"{where}: seq", low=-_LIMIT),
+        seq=position(data.get("seq"), f"{where}: seq"),
         meta=marked({k: v for k, v in checked_meta(data.get("meta") or {}, where).items() if k != "flagged"}, text,
                     "import", where),
         content_hash=content_hash(kind, namespace, text),

@@ -22,7 +22,7 @@ from memory.base import (
 from memory.config import MemoryConfig
 from memory.errors import MemoryUsageError
 from memory.ledger import Ledger
-from memory.schema import RECORD_SELECT, record_from_row
+from memory.schema import NOT_FLAGGED, RECORD_SELECT, WAITING_FOR_REFLECTION, record_from_row
 
 
 class BankView:
@@ -62,7 +62,7 @@ class BankView:
         those whose text reads as an instruction to the model (:mod:`memory.guard`)."""
         where, params = _filters(kinds, namespace, status)
         if flagged:
-            where.append("json_extract(meta, '$.flagged') IS NOT NULL")
+            where.append(f"NOT ({NOT_FLAGGED})")
         sql = f"SELECT {RECORD_SELECT} FROM memories WHERE {' AND '.join(where)} ORDER BY created_at DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
@@ -76,18 +76,18 @@ class BankView:
         *,
         unreflected: bool = False,
     ) -> int:
-        """How many memories pass the filters; ``unreflected`` keeps those reflection has not read yet."""
+        """How many memories pass the filters; ``unreflected`` keeps those reflection will read (not yet read, not
+        flagged)."""
         where, params = _filters(kinds, namespace, status)
         if unreflected:
-            where.append("reflected_at IS NULL")
+            where.append(f"reflected_at IS NULL AND {NOT_FLAGGED}")
         return self.ledger.count(" AND ".join(where), params)
 
     def unreflected_tokens(self, namespace: str) -> list[int]:
         """Token counts of the namespace's active experiences reflection will take next (unreflected, not flagged),
         oldest first: what a caller sizes its reflect batches by."""
         return [int(n) for (n,) in self.ledger.query(
-            "SELECT tokens FROM memories WHERE kind = 'experience' AND namespace = ? AND status = 'active' AND "
-            "reflected_at IS NULL AND json_extract(meta, '$.flagged') IS NULL ORDER BY created_at, rowid",
+            f"SELECT tokens FROM memories WHERE {WAITING_FOR_REFLECTION} AND namespace = ? ORDER BY created_at, rowid",
             [validate_namespace(namespace)])]  # fmt: skip
 
     # -- lookups ------------------------------------------------------------------------------------------
@@ -109,10 +109,7 @@ class BankView:
             "active_by_namespace": by_ns,
             "unsynced": self.ledger.count("synced = 0"),
             "unflushed": self.ledger.count("meta_dirty = 1"),
-            "unreflected_experiences": self.ledger.count(
-                "kind = 'experience' AND status = 'active' AND reflected_at IS NULL "
-                "AND json_extract(meta, '$.flagged') IS NULL"
-            ),
+            "unreflected_experiences": self.ledger.count(WAITING_FOR_REFLECTION),
             "reflect_failures": int(self.ledger.query("SELECT COUNT(*) FROM reflect_failures")[0][0]),
             "quarantined": int(self.ledger.query("SELECT COUNT(*) FROM quarantine")[0][0]),
             "history_entries": self.ledger.last_history_seq(),

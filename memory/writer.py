@@ -52,6 +52,7 @@ from memory.validate import (
     id_list,
     marked,
     optional_text,
+    position,
     unit_number,
 )
 from memory.views import BankView
@@ -185,7 +186,7 @@ class Writer:
             derived_from=id_list(item.derived_from, f"{where}: derived_from"),
             episode_id=optional_text(item.episode_id, f"{where}: episode_id"),
             thread=optional_text(item.thread, f"{where}: thread"),
-            seq=None if item.seq is None else counter(item.seq, f"{where}: seq", low=-(2**63)),
+            seq=position(item.seq, f"{where}: seq"),
             meta=meta,
             content_hash=content_hash(kind, namespace, text),
         )

@@ -14,18 +14,13 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from agent.text import printable
+from memory.errors import shortened
 
 
 def fail(message: object) -> typer.Exit:
     """Print ``error: MESSAGE`` on stderr, without a stack trace; return the exit (code 2) to raise."""
     typer.secho(f"error: {shortened(str(message))}", fg="red", err=True)
     return typer.Exit(code=2)
-
-
-def shortened(text: str, limit: int = 600) -> str:
-    """``text``, or its head and tail when it is longer than ``limit`` (an error quoting a 5,000-character value
-    stays a readable line)."""
-    return text if len(text) <= limit else f"{text[: limit * 2 // 3]} … {text[-limit // 4 :]}"
 
 
 def stdout() -> Console:

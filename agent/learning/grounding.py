@@ -11,7 +11,7 @@ without one) is refused too. A verb the evidence never used is left alone (the r
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from agent.text import ARTICLES, OBJECT_PREPOSITIONS, action_object
 from envs.shortlist import after_verb, verb_of
@@ -58,6 +58,20 @@ def _object_after(tokens: Sequence[str], start: int) -> list[str]:
     return words
 
 
+def _known_words(actions: Sequence[str], mentioned: Iterable[str]) -> set[str]:
+    """Words the evidence saw: ``mentioned`` and every word of what its actions acted on."""
+    return set(mentioned) | {w for a in actions for w in _TOKENS.findall(after_verb(a))}
+
+
+def _verb_things(text: str, verbs: set[str]) -> Iterator[tuple[str, list[str]]]:
+    """Each (verb, words of the thing it acts on) in ``text`` whose verb is one of ``verbs``; pronouns name no thing."""
+    tokens = _TOKENS.findall(text.lower())
+    for index, token in enumerate(tokens):
+        thing = _object_after(tokens, index + 1) if token in verbs else []
+        if thing and thing[0] not in _NOT_A_THING:
+            yield token, thing
+
+
 def untaken_action(text: str, actions: Sequence[str], mentioned: Iterable[str] = ()) -> str | None:
     """The first "verb thing" the text names whose verb ``actions`` use and whose thing they or ``mentioned``
     (words the evidence saw) name, but which no action did (``take the stove`` when the actions took the knife
@@ -67,13 +81,9 @@ def untaken_action(text: str, actions: Sequence[str], mentioned: Iterable[str] =
     singular."""
     done = {(verb_of(a), action_object(a)) for a in actions if " " in a}
     verbs = {verb for verb, _ in done}
-    known = set(mentioned) | {w for a in actions for w in _TOKENS.findall(after_verb(a))}
-    tokens = _TOKENS.findall(text.lower())
-    for index, token in enumerate(tokens):
-        if token not in verbs:
-            continue
-        thing = _object_after(tokens, index + 1)
-        if not thing or thing[0] in _NOT_A_THING or thing[-1] not in known:
+    known = _known_words(actions, mentioned)
+    for token, thing in _verb_things(text, verbs):
+        if thing[-1] not in known:
             continue
         if not any(verb == token and [_singular(w) for w in obj.split()[-1:]] == [_singular(thing[-1])]
                    for verb, obj in done):  # fmt: skip
@@ -86,12 +96,9 @@ def unseen_thing(text: str, actions: Sequence[str], mentioned: Iterable[str]) ->
     ``mentioned`` ever name ("take a baking sheet" from games that never saw one); None when there is none. A
     plural and its singular count as the same word."""
     verbs = {verb_of(a) for a in actions if " " in a}
-    known = set(mentioned) | {w for a in actions for w in _TOKENS.findall(after_verb(a))}
-    known = {_singular(w) for w in known}
-    tokens = _TOKENS.findall(text.lower())
-    for index, token in enumerate(tokens):
-        thing = _object_after(tokens, index + 1) if token in verbs else []
-        if thing and thing[0] not in _NOT_A_THING and _singular(thing[-1]) not in known:
+    known = {_singular(w) for w in _known_words(actions, mentioned)}
+    for token, thing in _verb_things(text, verbs):
+        if _singular(thing[-1]) not in known:
             return f"{token} {' '.join(thing)}"
     return None
 
