@@ -91,7 +91,7 @@ class EvolutionConfig(BaseModel):
     """Which reflect steps to run (``lessons``, ``insights``, ``summary``)."""
     reflect_all: bool = True
     """Each reflect takes every pending experience, batch after batch, in batches of ``reflect_tokens``; False: one
-    batch of 8, the rest left for later (how benches ran before; experiences piled up unreflected)."""
+    batch of 8, the rest left for a later reflect (how a bench saved without this option resumes)."""
     reflect_tokens: int = Field(default=1800, ge=100)
     """Tokens of experiences in one reflect prompt, sized to fit the model's context (4,096 tokens, with the
     instructions, the current rules and the reply)."""
