@@ -45,6 +45,7 @@ from memory.scopes import CollectionNames, ScopeRegistry, collection_name
 from memory.snapshots import SnapshotInfo, Snapshots
 from memory.store import ChromaStore, VectorStore
 from memory.sync import Syncer
+from memory.trials import Trials
 from memory.validate import file_path
 from memory.views import BankView
 from memory.writer import VoteOutcome, Writer
@@ -113,6 +114,8 @@ class MemoryBank:
         """Inserts, feedback, votes and record edits."""
         self.integrity = Integrity(config, self.ledger, self.store, names, self.syncer, self._embed, clock)
         """Check and repair of the vector index against the ledger."""
+        self.trials = Trials(self.ledger, self.view, clock, config.actor)
+        """Paired trials of rules and what they decide (the stability-plasticity gate)."""
         self._closed = False
         self.scopes.refresh()
         if reconcile:

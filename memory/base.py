@@ -45,6 +45,8 @@ class MemoryStatus(StrEnum):
     """Contradicted by a newer memory (``superseded_by``); kept, not retrieved by default."""
     ARCHIVED = "archived"
     """Forgotten: removed from the vector index, kept in the ledger's archive, restorable."""
+    CANDIDATE = "candidate"
+    """A rule waiting for its trial (:mod:`memory.trials`): indexed, not retrieved by default until admitted."""
 
 
 NAMESPACE_PREFIXES = ("agent", "user", "env")
@@ -154,7 +156,7 @@ class MemoryRecord:
     pinned: bool = False
     """A pinned memory is never forgotten by decay, capacity or pruning."""
     status: MemoryStatus = MemoryStatus.ACTIVE
-    """Life-cycle state (active, superseded, archived)."""
+    """Life-cycle state (active, superseded, archived, candidate)."""
     superseded_by: str | None = None
     """Id of the memory that contradicted this one, when superseded."""
     source_ids: tuple[str, ...] = ()
@@ -275,6 +277,8 @@ class MemoryInput:
     """Initial votes (insights get the configured count when 0)."""
     origin: str | None = None
     """Where the text came from (:data:`memory.guard.ORIGINS`), kept in ``meta["origin"]``; None: not said."""
+    candidate: bool = False
+    """Start as :attr:`MemoryStatus.CANDIDATE` (a rule that must pass a trial before it is retrieved)."""
 
 
 @dataclass(frozen=True)

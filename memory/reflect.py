@@ -8,7 +8,8 @@ unreflected experiences, each one short grounded prompt (``memory/prompts/reflec
   namespaces), each citing its experiences;
 * ``insights``: ExpeL operations on the namespace's rules: ADD, EDIT, UPVOTE, DOWNVOTE; a vote only
   counts for evidence not counted before (so re-running a batch cannot inflate votes), and a rule that
-  reaches zero votes is archived (restorable), not deleted;
+  reaches zero votes is archived (restorable), not deleted; with ``gate`` a new rule, or an edit of an active one,
+  is written as a candidate that must pass a paired trial (:mod:`memory.trials`);
 * ``summary``: one summary of the batch.
 
 Every written memory's ``derived_from`` lists the experience ids it cites; ``source_ids`` carries the
@@ -36,6 +37,7 @@ from memory.errors import MemoryUsageError
 from memory.evidence import cited_sources, label_lines, resolve_labels, shares_a_word
 from memory.guard import instruction_flag
 from memory.schema import NOT_FLAGGED
+from memory.trials import REVISES
 
 if TYPE_CHECKING:
     from memory.bank import MemoryBank
@@ -133,6 +135,8 @@ class ReflectReport:
     """Ids of insights added."""
     insights_edited: list[str] = field(default_factory=list)
     """Ids of insights whose text was edited."""
+    revisions: list[str] = field(default_factory=list)
+    """Ids of candidates written as revisions of active rules (with ``gate``)."""
     upvotes: int = 0
     """Votes added (one per insight per new piece of evidence)."""
     downvotes: int = 0
@@ -147,8 +151,10 @@ class ReflectReport:
 
 class _Run:
     def __init__(self, bank: MemoryBank, llm: JsonLLM, namespace: str, actor: str, retries: int,
-                 max_items: int, max_insights: int, summary_words: int, check: RuleCheck | None) -> None:  # fmt: skip
+                 max_items: int, max_insights: int, summary_words: int, check: RuleCheck | None,
+                 gate: bool) -> None:  # fmt: skip
         self.bank = bank
+        self.gate = gate
         self.check = check
         self.llm = llm
         self.namespace = namespace
@@ -239,7 +245,8 @@ class _Run:
                 ids = self.bank.insert_many(
                     [MemoryInput(text=text, kind=MemoryKind.INSIGHT, namespace=self.namespace, importance=0.7,
                                  derived_from=tuple(evidence), source_ids=cited_sources(evidence, by_id),
-                                 origin="reflection")], actor=self.actor, reason="insight ADD")  # fmt: skip
+                                 origin="reflection", candidate=self.gate)], actor=self.actor,
+                    reason="insight ADD")  # fmt: skip
                 if existed:  # the rule is known already: the new evidence supports it
                     self._vote(self.bank.get(ids[0]), +1, evidence, "ADD of an existing rule")
                 else:
@@ -253,14 +260,25 @@ class _Run:
                 if self.refused("insight EDIT", text, [by_id[e] for e in evidence]):
                     continue
                 try:
-                    self.bank.edit(target.id, text, derived_from=evidence, actor=self.actor, reason="insight EDIT")
-                    self.report.insights_edited.append(target.id)
+                    if self.gate and target.status is MemoryStatus.ACTIVE:  # the rule stays until its revision passes
+                        self.report.revisions.append(self._revise(target, text, evidence, by_id))
+                    else:
+                        self.bank.edit(target.id, text, derived_from=evidence, actor=self.actor, reason="insight EDIT")
+                        self.report.insights_edited.append(target.id)
                 except MemoryUsageError as exc:
                     self.report.rejected.append(f"insight EDIT: {exc}")
             elif kind in ("UPVOTE", "DOWNVOTE"):
                 self._vote(self.bank.get(target.id), +1 if kind == "UPVOTE" else -1, evidence, f"insight {kind}")
             else:
                 self.report.rejected.append(f"unknown insight operation {kind!r}")
+
+    def _revise(self, target: MemoryRecord, text: str, evidence: Sequence[str], by_id: dict[str, MemoryRecord]) -> str:
+        sources = tuple(dict.fromkeys([*target.source_ids, *cited_sources(evidence, by_id)]))
+        return self.bank.insert_many(
+            [MemoryInput(text=text, kind=MemoryKind.INSIGHT, namespace=self.namespace, importance=target.importance,
+                         derived_from=tuple(dict.fromkeys([*target.derived_from, *evidence])), source_ids=sources,
+                         origin="reflection", candidate=True, meta={REVISES: target.id})],
+            actor=self.actor, reason=f"insight EDIT of {target.id}, a candidate until tried")[0]  # fmt: skip
 
     def _vote(self, record: MemoryRecord, delta: int, evidence: Sequence[str], reason: str) -> None:
         outcome = self.bank.vote(record.id, delta, evidence, actor=self.actor, reason=reason)
@@ -288,6 +306,7 @@ def reflect(
     actor: str = "reflect",
     again: bool = False,
     check: RuleCheck | None = None,
+    gate: bool = False,
 ) -> ReflectReport:
     """Reflect on the namespace's unreflected experiences, oldest first, in batches.
 
@@ -305,12 +324,14 @@ def reflect(
         actor: name written to the history log.
         again: also take experiences reflected before (e.g. to derive rules again with a stronger model).
         check: the caller's own check of each proposed item against its evidence (see :data:`RuleCheck`).
+        gate: new rules start as candidates and an EDIT of an active rule writes a candidate revision
+            (:mod:`memory.trials`); candidates are listed to the model beside the active rules.
     """
     namespace = validate_namespace(namespace)
     unknown = [s for s in steps if s not in STEPS]
     if unknown or batch_size < 1:
         raise MemoryUsageError(f"reflect: steps must be among {STEPS} (got {list(steps)}) and batch_size >= 1")
-    run = _Run(bank, llm, namespace, actor, retries, max_items, max_insights_in_prompt, summary_words, check)
+    run = _Run(bank, llm, namespace, actor, retries, max_items, max_insights_in_prompt, summary_words, check, gate)
     fact_kind = MemoryKind.PROFILE if namespace.startswith("user:") else MemoryKind.FACT
     unreflected = "" if again else "AND reflected_at IS NULL "  # flagged text is never evidence for what is written
     rows = bank.ledger.query(
@@ -342,10 +363,12 @@ def reflect(
                 run.report.reflections += run.write(MemoryKind.REFLECTION, lessons, mapping, by_id, 0.6)
                 run.report.facts += run.write(fact_kind, reply.get("facts"), mapping, by_id, 0.6)
         if "insights" in steps:
-            current = bank.memories([MemoryKind.INSIGHT], namespace)  # active ones (the default status)
+            current = bank.memories([MemoryKind.INSIGHT], namespace) + (  # active ones (the default status)
+                bank.memories([MemoryKind.INSIGHT], namespace, MemoryStatus.CANDIDATE) if gate else [])
             current = sorted(current, key=lambda r: (-r.votes, r.created_at))[:max_insights_in_prompt]
             rules = {f"R{i}": r for i, r in enumerate(current, start=1)}
-            listing = "\n".join(f"{label} ({r.votes} votes): {r.text}" for label, r in rules.items()) or "(none yet)"
+            listing = "\n".join(f"{label} ({r.votes} votes{', candidate' if r.status is MemoryStatus.CANDIDATE else ''}"
+                                f"): {r.text}" for label, r in rules.items()) or "(none yet)"  # fmt: skip
             # With no rules yet a small model answers "nothing changes" to every batch, so the first batch must
             # propose at least one.
             closing = tpl["insights_update" if rules else "insights_first"].format(max_ops=max_items)

@@ -12,6 +12,8 @@ Tables (see :mod:`memory.ledger` for the class that runs the SQL):
 * ``reflect_failures``: raw model output that could not be used, kept for inspection.
 * ``quarantine``: what :mod:`memory.integrity` could not place (a row that no longer reads as a record, an
   index item no ledger row explains), kept whole as JSON instead of deleted.
+* ``trials``: paired trials of rules (:mod:`memory.trials`): the seeds, each arm's outcomes, the verdict and its
+  cost; what admitted, refused, kept or demoted a rule.
 * ``snapshots``: names of saved snapshots (each a copy of ``memories`` in its own SQLite file).
 
 Kept apart from the connection so that readers of rows (views, snapshots, sync) need not know about it.
@@ -105,6 +107,19 @@ CREATE TABLE IF NOT EXISTS quarantine (
     reason TEXT NOT NULL,
     data TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS trials (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    memory_id TEXT NOT NULL,
+    seeds TEXT NOT NULL,
+    with_rule TEXT NOT NULL,
+    without_rule TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    model_calls INTEGER NOT NULL,
+    seconds REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS trials_memory ON trials(memory_id, seq);
 CREATE TABLE IF NOT EXISTS snapshots (
     name TEXT PRIMARY KEY,
     created_at REAL NOT NULL,

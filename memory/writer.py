@@ -182,6 +182,7 @@ class Writer:
             strength=initial_strength(importance, self.config.base_strength_days),
             votes=counter(votes, f"{where}: votes", low=0),
             pinned=flag(item.pinned, f"{where}: pinned"),
+            status=MemoryStatus.CANDIDATE if flag(item.candidate, f"{where}: candidate") else MemoryStatus.ACTIVE,
             source_ids=id_list(item.source_ids, f"{where}: source_ids"),
             derived_from=id_list(item.derived_from, f"{where}: derived_from"),
             episode_id=optional_text(item.episode_id, f"{where}: episode_id"),

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 import envs
 from agent.bench.seeds import Purpose
 from agent.core.state import ActorConfig
-from agent.learning.evolve import EvolutionConfig
+from agent.learning.config import EvolutionConfig
 from envs.base import Env
 
 log = logging.getLogger(__name__)

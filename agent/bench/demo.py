@@ -25,7 +25,8 @@ from agent.bench.runner import run_bench
 from agent.core.runlog import RunLog
 from agent.core.state import ActorConfig
 from agent.core.trajectory import Episode
-from agent.learning.evolve import EvolutionConfig, Progress
+from agent.learning.config import EvolutionConfig
+from agent.learning.evolve import Progress
 from agent.llm.config import LLMConfig
 from memory import MemoryBank, MemoryConfig
 

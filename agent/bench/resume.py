@@ -15,7 +15,8 @@ from agent.learning.recall import ABLATIONS
 log = logging.getLogger(__name__)
 
 AS_BEFORE: dict[str, dict[str, Any]] = {
-    "evolution": {"recalls": 0, "howtos": False, "kept": False, "check_rules": False, "reflect_all": False},
+    "evolution": {"recalls": 0, "howtos": False, "kept": False, "check_rules": False, "reflect_all": False,
+                  "gate": False, "credit_shown": True},
     "actor": {"pin_found": False, "mix_verbs": False, "hide_idle_verbs": False, "keep_earned": False,
               "follow_memory": False, "place_by_analogy": False,
               "place_by_likeness": False},
@@ -26,7 +27,7 @@ reproduces how a bench saved without them played (before them, memory was retrie
 the recent steps were shown, untried actions were listed in the environment's order, no verb was idle, no
 how-to fact was applied, no kept fact was written or applied, no rule was checked against its evidence's
 actions, nothing earned was kept from being undone and the model chose every action, none by analogy or likeness,
-a reflect took one batch;
+a reflect took one batch, rules were trusted when written and every memory shown was credited with the score;
 held-out seeds came from the training fold's second half and the test fold's start)."""
 
 

@@ -25,7 +25,7 @@ from agent.bench.statistics import p_value, paired_with
 from agent.core.runlog import RunLog
 from agent.core.state import ActorConfig
 from agent.errors import UsageError
-from agent.learning.evolve import EvolutionConfig
+from agent.learning.config import EvolutionConfig
 
 GENERAL_ABLATIONS = ("none", "full", "full-model", "rules")
 """What every general member runs on the same held-out seeds (and a random agent)."""

@@ -126,7 +126,7 @@ def bench(
     from agent.bench.config import BenchConfig, HeldOutConfig
     from agent.bench.seeds import parse_seeds
     from agent.core.state import ActorConfig
-    from agent.learning.evolve import EvolutionConfig
+    from agent.learning.config import EvolutionConfig
     from agent.learning.recall import parse_ablations
 
     try:
@@ -178,7 +178,7 @@ def run(
     """Evolve on training tasks with a live progress bar (resumable: run again to continue)."""
     from agent.bench.config import BenchConfig
     from agent.core.state import ActorConfig
-    from agent.learning.evolve import EvolutionConfig
+    from agent.learning.config import EvolutionConfig
 
     out_dir = out or Path("runs") / f"run-{env_id}"
     evolution = EvolutionConfig(trials=trials, samples=samples, max_steps=max_steps, recalls=recalls)

@@ -36,6 +36,7 @@ class StatusChoice(str, Enum):
     active = "active"
     superseded = "superseded"
     archived = "archived"
+    candidate = "candidate"
     all = "all"
 
 

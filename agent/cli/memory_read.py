@@ -75,6 +75,7 @@ def show_command(memory_id: IdArg, memory_dir: DirOpt = DEFAULT_DIR, chroma_url:
         evidence = bank.get_many(list(record.derived_from))
         missing = [i for i in record.derived_from if i not in {e.id for e in evidence}]
         history = history_rows(bank.history(memory_id))
+        trials = [t.to_dict() for t in bank.trials.of(memory_id)]
         provenance = {
             "source_ids": list(record.source_ids), "episode_id": record.episode_id, "thread": record.thread,
             "seq": record.seq, "superseded_by": record.superseded_by,
@@ -84,7 +85,8 @@ def show_command(memory_id: IdArg, memory_dir: DirOpt = DEFAULT_DIR, chroma_url:
         }  # fmt: skip
         if as_json:
             print_json({"record": record.to_dict(), "retention": record_retention(record, now),
-                        "utility": record.utility, "provenance": provenance, "history": history})  # fmt: skip
+                        "utility": record.utility, "provenance": provenance, "trials": trials,
+                        "history": history})  # fmt: skip
             return
         out = stdout()
         out.print(f"[bold]{record.id}[/]  {record.kind.value} in {record.namespace}, {record.status.value}"
@@ -110,6 +112,14 @@ def show_command(memory_id: IdArg, memory_dir: DirOpt = DEFAULT_DIR, chroma_url:
             out.print(f"  derived from {e.id} ({e.kind.value}, {e.status.value}): {clip(e.text)}", markup=False)
         for gone in missing:
             out.print(plain(f"  derived from {gone} (not in this bank)"))
+        if record.status is MemoryStatus.CANDIDATE:
+            out.print(plain("CANDIDATE: not retrieved until a paired trial shows it does not hurt"))
+        for t in trials:
+            arms = " | ".join(f"{name}: " + ", ".join(f"{'won' if o['success'] else 'lost'} {o['score']:.2f} in "
+                                                      f"{o['steps']}" for o in t[name])
+                              for name in ("with_rule", "without_rule"))  # fmt: skip
+            out.print(plain(f"  trial {t['seq']} {when(t['ts'])}: {t['decision']} ({t['verdict']}) on seeds "
+                            f"{t['seeds']}; {arms}; {t['model_calls']} model calls, {t['seconds']:.0f} s"))  # fmt: skip
         out.print(history_table(f"history of {record.id} ({len(history)} entries)", history))
 
 

@@ -216,8 +216,8 @@ def run_episode(
                 decision.error = f"{decision.action!r} had no effect here before; explored instead"
                 decision.action, decision.source, decision.grounds = replacement, "explore", ()
                 counters.loop_overrides += 1
-        for action in decision.grounds:  # the facts a step memory took stands on share the outcome
-            episode.memory_ids.extend(i for i in view.earned_ids.get(action, ()) if i not in episode.memory_ids)
+        used = tuple(dict.fromkeys(i for action in decision.grounds for i in view.earned_ids.get(action, ())))
+        episode.memory_ids.extend(i for i in used if i not in episode.memory_ids)  # what a step memory took stands on
         try:
             result: StepResult = env.step(decision.action)
         except Exception as exc:  # an environment crash is recorded; the run goes on with the next episode
@@ -235,7 +235,7 @@ def run_episode(
             StepRecord(
                 action=decision.action, observation=result.observation, thought=decision.thought,
                 reward=result.reward, score=result.score, invalid=invalid, source=decision.source,
-                error=decision.error, undid=undid,
+                error=decision.error, undid=undid, used=used,
             )  # fmt: skip
         )
         episode.score, episode.success = result.score, result.success

@@ -41,6 +41,9 @@ class StepRecord:
     undid: tuple[str, ...] = ()
     """Earlier rewarded actions of the episode this step made valid again: what it undid
     (:func:`agent.core.undo.undone_by`)."""
+    used: tuple[str, ...] = ()
+    """Memories the step stood on (the facts behind an action memory took without the model): credited with what
+    the step earned, not with the episode's score."""
 
 
 def mark_unlocked(steps: Sequence[StepRecord], before: Sequence[frozenset[str]],
@@ -212,7 +215,7 @@ class Episode:
     def from_dict(cls, data: dict[str, Any]) -> Episode:
         """Rebuild an episode saved with :meth:`to_dict`."""
         data = dict(data)
-        data["steps"] = [StepRecord(**{**s, **{k: tuple(s.get(k, ())) for k in ("unlocked", "undid")}})
+        data["steps"] = [StepRecord(**{**s, **{k: tuple(s.get(k, ())) for k in ("unlocked", "undid", "used")}})
                          for s in data.get("steps", [])]  # fmt: skip
         data["counters"] = Counters(**data.get("counters", {}))
         return cls(**data)

@@ -26,15 +26,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from agent.core.actor import Actor
 from agent.core.context import MemoryContext
 from agent.core.episode import Recall, replay_actions, run_episode
 from agent.core.runlog import RunLog
 from agent.core.trajectory import Episode
 from agent.errors import ModelOutputError
+from agent.learning.config import EvolutionConfig
 from agent.learning.experience import experience_inputs, namespace_for, trial_gains, trial_losses
+from agent.learning.gate import Edit, Gate, GateReport
 from agent.learning.grounding import check_rule
 from agent.learning.recall import ABLATIONS, DECIDERS, retrieve_context
 from agent.learning.reflection import REFLECT_LOG, write_reflection
@@ -70,51 +70,6 @@ def reflect_batch(tokens: Sequence[int], budget: int) -> int:
     """Experiences per reflect prompt: as many of the typical (mean) size as ``budget`` tokens hold, at least one."""
     mean = sum(tokens) / len(tokens) if tokens else budget
     return max(1, int(budget // max(mean, 1.0)))
-
-
-class EvolutionConfig(BaseModel):
-    """How the agent evolves."""
-
-    trials: int = Field(default=2, ge=1)
-    """Attempts per training task (Reflexion retries after a failure)."""
-    samples: int = Field(default=1, ge=1)
-    """Episodes per trial (self-consistency): the first with the model's own settings, the others sampled at
-    ``sample_temperature``; a trial succeeds when one sample does, and of several solved samples only those
-    whose solution agrees with the majority's are stored as examples."""
-    sample_temperature: float = Field(default=0.7, ge=0.0, le=2.0)
-    """Temperature of the extra samples."""
-    rationalize: bool = True
-    """STaR: when every trial of a training task failed, learn from the benchmark's gold path."""
-    reflect_every: int = Field(default=10, ge=0)
-    """Run ``reflect`` (insights with votes) after this many training tasks; 0: never."""
-    reflect_steps: tuple[str, ...] = ("insights",)
-    """Which reflect steps to run (``lessons``, ``insights``, ``summary``)."""
-    reflect_all: bool = True
-    """Each reflect takes every pending experience, batch after batch, in batches of ``reflect_tokens``; False: one
-    batch of 8, the rest left for a later reflect (how a bench saved without this option resumes)."""
-    reflect_tokens: int = Field(default=1800, ge=100)
-    """Tokens of experiences in one reflect prompt, sized to fit the model's context (4,096 tokens, with the
-    instructions, the current rules and the reply)."""
-    forget_every: int = Field(default=10, ge=0)
-    """Run ``forget`` after this many training tasks; 0: never."""
-    max_steps: int = Field(default=30, ge=1)
-    """Step limit of an episode."""
-    memory_budget: int = Field(default=700, ge=0)
-    """Tokens of memory in the prompt."""
-    recalls: int = Field(default=2, ge=0)
-    """Retrievals an episode may add when a step brings new things into view (a recipe, a fridge's contents);
-    0: memory is retrieved once, before the first step."""
-    howtos: bool = True
-    """Apply how-to facts (:mod:`agent.families.textworld.howto`): an instruction line a game shows ("grill the
-    pork chop") tags the action earlier replies said does it, and penalises the other known ways."""
-    kept: bool = True
-    """Write and apply kept facts (:meth:`Episode.kept_steps`): what solved episodes took and held to the end (the
-    knife that slicing needs) is taken when in view and not let go of (``ActorConfig.keep_earned``)."""
-    check_rules: bool = True
-    """Refuse rules reflection proposes that name an action their evidence never took ("take the stove" when the
-    episodes only cooked with it; :mod:`agent.learning.grounding`)."""
-    train_kinds: str = "full"
-    """Which memory kinds the agent retrieves while training (an ablation name)."""
 
 
 def _recall(retrieve: Callable[..., MemoryContext], kinds: Sequence[MemoryKind]) -> Recall | None:
@@ -300,11 +255,24 @@ class Evolver:
                                      origin="reflection"))  # fmt: skip
         ids = self.bank.insert_many(items, actor="evolve", reason="update after a training task") if items else []
         for episode in trials:
+            self.credit(episode)
+        log.info("update: wrote %d memories, credited %d episodes", len(ids), len(trials))
+        return ids
+
+    def credit(self, episode: Episode) -> None:
+        """Utility from evidence that a memory made a difference: each step's memories get 1 when the step earned
+        points or made a later step possible, else 0 (rules get theirs from the gate's trials); with
+        ``credit_shown``, every memory shown is credited with the episode's score instead."""
+        if self.config.credit_shown:
             if episode.memory_ids:
                 self.bank.feedback(episode.memory_ids, outcome=episode.score, episode_id=episode.episode_id,
                                    actor="evolve", reason="utility: score of an episode that used it")  # fmt: skip
-        log.info("update: wrote %d memories, credited %d episodes", len(ids), len(trials))
-        return ids
+            return
+        for step in episode.steps:
+            if step.used:
+                self.bank.feedback(step.used, outcome=float(step.reward > 0 or bool(step.unlocked)),
+                                   episode_id=episode.episode_id, actor="evolve",
+                                   reason=f"utility: what the step {step.action!r} that used it earned")  # fmt: skip
 
     def maintain(self, tasks_done: int) -> None:
         """Periodic reflect (ExpeL insights) and forget."""
@@ -314,14 +282,40 @@ class Evolver:
                              batch_size=reflect_batch(self.bank.view.unreflected_tokens(self.namespace),
                                                       c.reflect_tokens) if c.reflect_all else 8,
                              max_batches=None if c.reflect_all else 1,
-                             check=check_rule if c.check_rules else None)  # fmt: skip
+                             check=check_rule if c.check_rules else None, gate=c.gate)  # fmt: skip
             self.reflect_failures += report.failures
             log.info("update: reflect -> %s", report)
-            line = {"tasks_done": tasks_done, "at": time.time(), **asdict(report)}
+            gate = self.run_gate().as_dict() if c.gate else None
+            line = {"tasks_done": tasks_done, "at": time.time(), **asdict(report), "gate": gate}
             with (self.log.path.parent / REFLECT_LOG).open("a", encoding="utf-8") as out:
                 out.write(json.dumps(line) + "\n")
         if c.forget_every and tasks_done % c.forget_every == 0:
             log.info("update: forget -> %s", self.bank.forget())
+
+    def run_gate(self) -> GateReport:
+        """A pass of paired trials over the rules due (:mod:`agent.learning.gate`) on this run's training tasks:
+        a rule's own evidence first, then the latest tasks; memory retrieved as in training, nothing recorded."""
+        c = self.config
+        kinds = ABLATIONS[c.train_kinds]
+
+        def play(seed: int, edit: Edit) -> Episode:
+            obs = self.env.reset(seed=seed)
+            retrieve = functools.partial(retrieve_context, self.bank, task=obs.task, namespace=self.namespace,
+                                         kinds=kinds, record=False, budget=c.memory_budget,
+                                         **self.recall_plugins())  # fmt: skip
+
+            def edited(**where: Any) -> MemoryContext:
+                return edit(retrieve(**where))
+
+            return run_episode(self.env, self.actor.sampled(0.0, seed), seed=seed,
+                               context=edited(observation=obs.text), max_steps=c.max_steps,
+                               recall=_recall(edited, kinds), recalls=c.recalls)  # fmt: skip
+
+        train = [e for e in self.log.episodes if e.tag == "train"]
+        seed_of = {e.episode_id: e.seed for e in train}
+        latest = [e.seed for e in reversed(train)]
+        gate = Gate(self.bank, self.namespace, play, seeds=c.gate_seeds, rules=c.gate_rules)
+        return gate.run(lambda rule: [*(seed_of[s] for s in rule.source_ids if s in seed_of), *latest])
 
     # -- the loop ----------------------------------------------------------------------------------------
     def train(self, seeds: Sequence[int]) -> list[Episode]:

@@ -14,7 +14,7 @@ from agent.bench.runner import run_bench
 from agent.cli.app import app
 from agent.core.runlog import RunLog
 from agent.errors import UsageError
-from agent.learning.evolve import EvolutionConfig
+from agent.learning.config import EvolutionConfig
 from agent.llm import LLMConfig
 from memory import MemoryBank, MemoryConfig
 from tests.agent.test_evolve import scripted

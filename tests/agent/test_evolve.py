@@ -17,7 +17,8 @@ from agent.core.runlog import RunLog
 from agent.core.state import ActorConfig
 from agent.core.trajectory import Episode
 from agent.errors import UsageError
-from agent.learning.evolve import EvolutionConfig, weakest_task_type
+from agent.learning.config import EvolutionConfig
+from agent.learning.evolve import weakest_task_type
 from agent.learning.recall import ABLATIONS, parse_ablations
 from agent.llm import LLMConfig
 from memory import MemoryBank, MemoryConfig, MemoryKind
@@ -325,7 +326,7 @@ def test_rules_naming_actions_the_evidence_never_took_are_refused(tmp_path: Path
                          random_baseline=False, evolution=EvolutionConfig(trials=1, max_steps=8, reflect_every=2,
                          forget_every=0, rationalize=False, check_rules=check_rules))  # fmt: skip
     results = run_bench(LLMConfig(backend="local-small"), config, tmp_path,
-                        chat=ScriptedChatModel().enqueue(*[policy] * 40))  # fmt: skip
+                        chat=ScriptedChatModel().enqueue(*[policy] * 200))  # fmt: skip
     assert len(proposed) == 2
     # what reflect refused, and why, is in the results
     refused = results["reflect"]["rejected"]

@@ -16,7 +16,7 @@ from agent.core.episode import replay_actions, run_episode
 from agent.core.runlog import RunLog
 from agent.core.state import ActorConfig
 from agent.families.textworld.plugin import TextWorld
-from agent.learning.evolve import EvolutionConfig
+from agent.learning.config import EvolutionConfig
 from agent.learning.experience import experience_inputs
 from agent.learning.recall import ABLATIONS, retrieve_context
 from agent.llm import LLMConfig

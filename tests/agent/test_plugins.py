@@ -16,7 +16,7 @@ from agent.bench.runner import run_bench
 from agent.cli.options import parse_families
 from agent.core.state import ActorConfig
 from agent.errors import UsageError
-from agent.learning.evolve import EvolutionConfig
+from agent.learning.config import EvolutionConfig
 from agent.llm import LLMConfig
 from tests.agent.test_evolve import scripted
 

@@ -23,7 +23,7 @@ from agent.cli.app import app
 from agent.core.runlog import RunLog
 from agent.core.trajectory import Episode
 from agent.errors import UsageError
-from agent.learning.evolve import EvolutionConfig
+from agent.learning.config import EvolutionConfig
 from agent.llm import LLMConfig
 from memory import MemoryBank, MemoryConfig, MemoryKind
 from tests.agent.test_evolve import gold_player
