@@ -230,6 +230,13 @@ def reflect_lines(summary: dict[str, Any], shown: int = 5) -> str:
             f"{summary['insights_edited']} edited, +{summary['upvotes']}/-{summary['downvotes']} votes, "
             f"{summary['failures']} unusable replies; {len(refused)} proposals refused")  # fmt: skip
     more = ["…"] if len(refused) > shown else []
+    gate = summary.get("gate")
+    if gate:
+        per = f"{gate['seconds'] / gate['admitted']:.0f} s" if gate["admitted"] else "none admitted"
+        text += (f"\n\nThe gate tried rules {gate['admitted'] + gate['refused'] + gate['kept'] + gate['demoted']} "
+                 f"times in {gate['passes']} passes (paired trials at temperature 0): {gate['admitted']} admitted, "
+                 f"{gate['refused']} refused, {gate['kept']} kept, {gate['demoted']} demoted; {gate['episodes']} "
+                 f"episodes, {gate['model_calls']} model calls, {gate['seconds']:.0f} s ({per} per admitted rule)")
     return text + "".join(f"\n- {reason}" for reason in [*refused[:shown], *more]) + "\n"
 
 

@@ -75,7 +75,7 @@ def show_command(memory_id: IdArg, memory_dir: DirOpt = DEFAULT_DIR, chroma_url:
         evidence = bank.get_many(list(record.derived_from))
         missing = [i for i in record.derived_from if i not in {e.id for e in evidence}]
         history = history_rows(bank.history(memory_id))
-        trials = [t.to_dict() for t in bank.trials.of(memory_id)]
+        trials = bank.trials.of(memory_id)
         provenance = {
             "source_ids": list(record.source_ids), "episode_id": record.episode_id, "thread": record.thread,
             "seq": record.seq, "superseded_by": record.superseded_by,
@@ -85,7 +85,8 @@ def show_command(memory_id: IdArg, memory_dir: DirOpt = DEFAULT_DIR, chroma_url:
         }  # fmt: skip
         if as_json:
             print_json({"record": record.to_dict(), "retention": record_retention(record, now),
-                        "utility": record.utility, "provenance": provenance, "trials": trials,
+                        "utility": record.utility, "provenance": provenance,
+                        "trials": [t.to_dict() for t in trials],
                         "history": history})  # fmt: skip
             return
         out = stdout()
@@ -115,11 +116,11 @@ def show_command(memory_id: IdArg, memory_dir: DirOpt = DEFAULT_DIR, chroma_url:
         if record.status is MemoryStatus.CANDIDATE:
             out.print(plain("CANDIDATE: not retrieved until a paired trial shows it does not hurt"))
         for t in trials:
-            arms = " | ".join(f"{name}: " + ", ".join(f"{'won' if o['success'] else 'lost'} {o['score']:.2f} in "
-                                                      f"{o['steps']}" for o in t[name])
-                              for name in ("with_rule", "without_rule"))  # fmt: skip
-            out.print(plain(f"  trial {t['seq']} {when(t['ts'])}: {t['decision']} ({t['verdict']}) on seeds "
-                            f"{t['seeds']}; {arms}; {t['model_calls']} model calls, {t['seconds']:.0f} s"))  # fmt: skip
+            arms = " | ".join(f"{name}: " + ", ".join(f"{'won' if o.success else 'lost'} {o.score:.2f} in {o.steps}"
+                                                      for o in arm)
+                              for name, arm in (("with", t.with_rule), ("without", t.without_rule)))  # fmt: skip
+            out.print(plain(f"  trial {t.seq} {when(t.ts)}: {t.decision} ({t.verdict}) on seeds {list(t.seeds)}; "
+                            f"{arms}; {t.model_calls} model calls, {t.seconds:.0f} s"))  # fmt: skip
         out.print(history_table(f"history of {record.id} ({len(history)} entries)", history))
 
 

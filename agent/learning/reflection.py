@@ -83,4 +83,11 @@ def reflect_summary(run_dir: Path) -> dict[str, Any]:
     summary.update(upvotes=sum(r.get("upvotes", 0) for r in lines), downvotes=sum(r.get("downvotes", 0) for r in lines),
                    failures=sum(r.get("failures", 0) for r in lines),
                    rejected=[reason for r in lines for reason in r.get("rejected", [])])  # fmt: skip
+    passes = [r["gate"] for r in lines if r.get("gate")]
+    trials = [t for g in passes for t in g["trials"]]
+    if passes:
+        summary["gate"] = {"passes": len(passes), **{d: sum(t["decision"] == d for t in trials)
+                                                     for d in ("admitted", "refused", "kept", "demoted")},
+                           **{k: sum(g[k] for g in passes) for k in ("episodes", "model_calls")},
+                           "seconds": round(sum(g["seconds"] for g in passes), 1)}  # fmt: skip
     return summary
