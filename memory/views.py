@@ -24,6 +24,14 @@ from memory.errors import MemoryUsageError
 from memory.ledger import Ledger
 from memory.schema import NOT_FLAGGED, RECORD_SELECT, WAITING_FOR_REFLECTION, record_from_row
 
+ORDERS = {
+    "newest": "created_at DESC",
+    "utility": "(utility_sum + 1.0) / (utility_count + 2.0) DESC, utility_count DESC, created_at DESC",
+    "votes": "votes DESC, created_at DESC",
+    "recalls": "recall_count DESC, created_at DESC",
+}
+"""How :meth:`BankView.memories` may sort: newest first, or highest smoothed utility, votes or recall count first."""
+
 
 class BankView:
     """Read-only access to a bank's records and counts."""
@@ -57,13 +65,16 @@ class BankView:
         limit: int | None = None,
         *,
         flagged: bool = False,
+        order: str = "newest",
     ) -> list[MemoryRecord]:
-        """Memories by kind, namespace and status, newest first (no scoring, no recall update); ``flagged``: only
-        those whose text reads as an instruction to the model (:mod:`memory.guard`)."""
+        """Memories by kind, namespace and status in one of :data:`ORDERS` (no scoring, no recall update);
+        ``flagged``: only those whose text reads as an instruction to the model (:mod:`memory.guard`)."""
         where, params = _filters(kinds, namespace, status)
         if flagged:
             where.append(f"NOT ({NOT_FLAGGED})")
-        sql = f"SELECT {RECORD_SELECT} FROM memories WHERE {' AND '.join(where)} ORDER BY created_at DESC"
+        if order not in ORDERS:
+            raise MemoryUsageError(f"unknown order {order!r:.40}; choose one of {', '.join(ORDERS)}")
+        sql = f"SELECT {RECORD_SELECT} FROM memories WHERE {' AND '.join(where)} ORDER BY {ORDERS[order]}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [record_from_row(r) for r in self.ledger.query(sql, params)]

@@ -40,6 +40,15 @@ class StatusChoice(str, Enum):
     all = "all"
 
 
+class SortChoice(str, Enum):
+    """How ``list`` orders memories (:data:`memory.views.ORDERS`)."""
+
+    newest = "newest"
+    utility = "utility"
+    votes = "votes"
+    recalls = "recalls"
+
+
 DirOpt = Annotated[Path, typer.Option("--memory-dir", help="Memory bank directory.")]
 
 

@@ -19,6 +19,7 @@ from agent.cli.memory_common import (
     IdArg,
     KindOpt,
     NsOpt,
+    SortChoice,
     StatusChoice,
     flags,
     history_rows,
@@ -44,19 +45,22 @@ def list_command(
     limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="Most memories to show (newest first).")] = 50,
     flagged: Annotated[bool, typer.Option("--flagged", help="Only memories whose text reads as an instruction to "
                                                             "the model (never promoted to rules).")] = False,
+    sort: Annotated[SortChoice, typer.Option(help="Order: newest first, or the highest utility (what trials and "
+                                                  "the steps that used them earned), votes or recalls first.")]
+    = SortChoice.newest,
     as_json: JsonOpt = False,
 ) -> None:  # fmt: skip
-    """List memories, newest first, with kind, namespace, status, flags (FLAGGED, pinned, origin), retention and
-    utility."""
+    """List memories, newest first (or by ``--sort``), with kind, namespace, status, flags (FLAGGED, pinned,
+    origin), retention and utility."""
     with open_bank(memory_dir, chroma_url) as bank:
         chosen = None if status is StatusChoice.all else MemoryStatus(status.value)
-        records = bank.view.memories(kinds_or_all(kind), namespace, chosen, limit, flagged=flagged)
+        records = bank.view.memories(kinds_or_all(kind), namespace, chosen, limit, flagged=flagged, order=sort.value)
         now = time.time()
         if as_json:
             print_json({"memories": [{**r.to_dict(), "retention": record_retention(r, now), "utility": r.utility}
                                 for r in records], "shown": len(records)})  # fmt: skip
             return
-        table = Table(title=f"{len(records)} memories in {memory_dir} (newest first, at most {limit})")
+        table = Table(title=f"{len(records)} memories in {memory_dir} ({sort.value} first, at most {limit})")
         table.add_column("id", no_wrap=True, min_width=24)
         for col in ("kind", "namespace", "status", "flags", "retention", "utility", "text"):
             table.add_column(col, overflow="fold")

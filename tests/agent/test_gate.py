@@ -108,6 +108,9 @@ def test_a_bench_refuses_the_rule_that_misleads_its_model_and_admits_the_other(t
     shown = CliRunner().invoke(memory_app, ["show", waiting[0].id, "--memory-dir", str(tmp_path / "memory")])
     assert shown.exit_code == 0, shown.output
     assert "CANDIDATE" in shown.output and re.search(r"trial \d+ .*refused \(hurt\) on seeds", shown.output)
+    listed = CliRunner().invoke(memory_app, ["list", "--kind", "insight", "--status", "all", "--sort", "utility",
+                                             "--json", "--memory-dir", str(tmp_path / "memory")])  # fmt: skip
+    assert [m["text"] for m in json.loads(listed.output)["memories"]] == proposed  # admitted (.5) before refused (< .5)
 
 
 def test_credit_goes_to_what_a_step_stood_on_by_what_it_earned(tmp_path: Path) -> None:

@@ -152,3 +152,15 @@ def test_trials_survive_reopening_and_are_summed(tmp_path: Path) -> None:
         assert bank.trials.summary(NS) == {ADMITTED: 1, REFUSED: 0, KEPT: 0, DEMOTED: 0, "model_calls": 12,
                                            "seconds": 3.0}  # fmt: skip
         assert bank.check().ok
+
+
+def test_rules_sort_by_what_their_trials_showed(bank: MemoryBank) -> None:
+    worse = _candidate(bank, "walk west before anything else")
+    better = _candidate(bank, "take the knife before you slice")
+    bank.trials.record(worse, [1, 2], [LOST, LOST], [WON, WON])
+    bank.trials.record(better, [1, 2], [WON, WON], [LOST, LOST])
+    ordered = bank.view.memories([MemoryKind.INSIGHT], NS, None, order="utility")
+    assert [r.id for r in ordered] == [better, worse] and ordered[0].utility == pytest.approx(3 / 4)
+    assert [r.id for r in bank.view.memories([MemoryKind.INSIGHT], NS, None)] == [better, worse]  # newest first
+    with pytest.raises(MemoryUsageError, match="unknown order 'best'"):
+        bank.view.memories(order="best")
