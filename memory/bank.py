@@ -16,10 +16,8 @@ the server that it has not seen (from their Chroma metadata), and publishes its 
 metadata with :meth:`MemoryBank.flush`. Counters are therefore eventually consistent across machines,
 and a forget or rollback on one machine does not know about another machine's ledger.
 
-The parts get their dependencies in their constructors and never see the bank: :class:`ScopeRegistry`
-(which collections exist), :class:`Syncer` (ledger -> store), :class:`Retriever`, :class:`Lifecycle`
-(forget, archive, restore), :class:`Snapshots` (with export, import), :class:`Writer` (insert, edits) and
-:class:`BankView` (read-only queries). The bank builds them, checks it is open, and runs what spans parts.
+The parts get their dependencies in their constructors and never see the bank: ScopeRegistry, Syncer, Retriever,
+Lifecycle, Snapshots, Writer, BankView, Integrity, Trials. The bank builds them and runs what spans parts.
 """
 
 from __future__ import annotations
@@ -234,6 +232,7 @@ class MemoryBank:
         now: float | None = None,
         record: bool = True,
         include_superseded: bool = False,
+        include_candidates: bool = False,
         min_similarity: float | None = None,
         mmr_lambda: float | None = None,
         query_embedding: np.ndarray | None = None,
@@ -249,6 +248,7 @@ class MemoryBank:
             now: the current time (Unix seconds) for recency and retention; default the bank's clock.
             record: update recall statistics of the returned memories (one ledger transaction).
             include_superseded: also return superseded memories.
+            include_candidates: also return candidates (rules not yet admitted by a trial).
             min_similarity: drop candidates whose cosine similarity is below this.
             mmr_lambda: diversify with MMR (overrides the config); None: the config's setting.
             query_embedding: a precomputed unit vector for ``query`` (skips embedding).
@@ -256,8 +256,8 @@ class MemoryBank:
         self._check_open()
         return self.retriever.retrieve(
             query, k, kinds, namespace, token_budget, now=now, record=record,
-            include_superseded=include_superseded, min_similarity=min_similarity, mmr_lambda=mmr_lambda,
-            query_embedding=query_embedding,
+            include_superseded=include_superseded, include_candidates=include_candidates,
+            min_similarity=min_similarity, mmr_lambda=mmr_lambda, query_embedding=query_embedding,
         )  # fmt: skip
 
     def mark_recalled(self, memory_ids: Sequence[str], *, now: float | None = None) -> None:

@@ -135,6 +135,7 @@ class Retriever:
         now: float | None = None,
         record: bool = True,
         include_superseded: bool = False,
+        include_candidates: bool = False,
         min_similarity: float | None = None,
         mmr_lambda: float | None = None,
         query_embedding: np.ndarray | None = None,
@@ -178,7 +179,8 @@ class Retriever:
                 if ids:
                     self.syncer.adopt(self.names.of(*scope), ids)
             rows.update(self.ledger.scoring_rows(missing))
-        allowed = {MemoryStatus.ACTIVE.value} | ({MemoryStatus.SUPERSEDED.value} if include_superseded else set())
+        allowed = ({MemoryStatus.ACTIVE.value} | ({MemoryStatus.SUPERSEDED.value} if include_superseded else set())
+                   | ({MemoryStatus.CANDIDATE.value} if include_candidates else set()))
         need_vectors = [m for _, dense, kw in candidates if kw is not None for m in kw.top_ids if m not in dense]
         vectors = self.ledger.embeddings(need_vectors) if need_vectors else {}
         # Gather candidates of every scope; relevance is normalised over all of them together, so a

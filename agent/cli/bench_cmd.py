@@ -97,7 +97,8 @@ def bench(
     env_id: Annotated[str, typer.Argument(help="Environment id (see `evolve envs list`).")],
     train: Annotated[int, typer.Option(min=0, help="Training tasks.")] = 30,
     test: Annotated[int, typer.Option(min=1, help="Held-out tasks per setting.")] = 30,
-    ablations: Annotated[str, typer.Option(help="Comma-separated: none,reflexion,trajectories,insights,facts,full.")]
+    ablations: Annotated[str, typer.Option(help="Comma-separated: none,reflexion,trajectories,insights,"
+                                                 "insights-ungated,facts,full,full-model,rules.")]
     = "none,reflexion,trajectories,insights,full",
     settings: Annotated[str, typer.Option(help="in (unseen games of the training fold), out (test fold).")] = "in,out",
     preset: Annotated[str, typer.Option(help="Environment preset.")] = "easy",

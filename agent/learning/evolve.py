@@ -36,7 +36,7 @@ from agent.learning.config import EvolutionConfig
 from agent.learning.experience import experience_inputs, namespace_for, trial_gains, trial_losses
 from agent.learning.gate import Edit, Gate, GateReport
 from agent.learning.grounding import check_rule
-from agent.learning.recall import ABLATIONS, DECIDERS, retrieve_context
+from agent.learning.recall import ABLATIONS, DECIDERS, UNGATED, retrieve_context
 from agent.learning.reflection import REFLECT_LOG, write_reflection
 from agent.llm.structured import json_llm
 from envs.base import Env
@@ -350,7 +350,7 @@ class Evolver:
             obs = env.reset(seed=seed)
             retrieve = functools.partial(retrieve_context, self.bank, task=obs.task, namespace=self.namespace,
                                          kinds=kinds, record=False, budget=self.config.memory_budget,
-                                         **self.recall_plugins())  # fmt: skip
+                                         candidates=ablation in UNGATED, **self.recall_plugins())  # fmt: skip
             decider = DECIDERS.get(ablation)
             actor = (self.actor.without_rules() if decider == "model" else self.actor.without_model(seed)
                      if decider == "rules" else self.actor)  # fmt: skip

@@ -28,12 +28,17 @@ ABLATIONS: dict[str, tuple[MemoryKind, ...]] = {
     "reflexion": (MemoryKind.REFLECTION,),
     "trajectories": (MemoryKind.EXPERIENCE,),
     "insights": (MemoryKind.INSIGHT,),
+    "insights-ungated": (MemoryKind.INSIGHT,),
     "facts": (MemoryKind.FACT,),
     "full": (MemoryKind.EXPERIENCE, MemoryKind.REFLECTION, MemoryKind.INSIGHT, MemoryKind.FACT),
     "full-model": (MemoryKind.EXPERIENCE, MemoryKind.REFLECTION, MemoryKind.INSIGHT, MemoryKind.FACT),
     "rules": (MemoryKind.EXPERIENCE, MemoryKind.REFLECTION, MemoryKind.INSIGHT, MemoryKind.FACT),
 }
 """Which memory kinds each ablation may retrieve at test time (all share one training memory)."""
+
+UNGATED = frozenset({"insights-ungated"})
+"""Ablations that also retrieve candidate rules (those the gate refused or has not tried): every rule reflection
+wrote, as if there were no gate, on the same bank (:mod:`agent.learning.gate`)."""
 
 DECIDERS = {"full-model": "model", "rules": "rules"}
 """Who decides in an ablation other than the default (memory policies first, then the model): ``model`` alone
@@ -68,6 +73,7 @@ def retrieve_context(
     earned: Iterable[str] = (),
     family: Family = GENERAL,
     switches: Mapping[str, bool] | None = None,
+    candidates: bool = False,
 ) -> MemoryContext:
     """Memories for one episode, restricted to ``kinds`` (an ablation), grouped for the prompt.
 
@@ -81,6 +87,7 @@ def retrieve_context(
     ``avoid``: actions an earlier trial at this very task lost with; penalised whatever memory says.
     ``earned``: actions an earlier trial at this very task earned points with; valued (the general agent) or
     tagged (a plug-in) as earning, as a fact in memory would be.
+    ``candidates``: also show rules the gate has not admitted (:data:`UNGATED`).
     ``family``: the plug-in that groups what was found (its ``switches``: which of its recall options are on);
     the general agent's (:data:`agent.core.family.GENERAL`) shows the facts retrieved for this task and observation
     by relevance within the quotas, tags nothing with them, and makes them ``MemoryContext.valuer``, which values
@@ -100,8 +107,9 @@ def retrieve_context(
     for kind in kinds:
         if kind not in plan:
             continue
-        hits = bank.retrieve(query, k=plan[kind], kinds=[kind], namespace=namespace,
-                             token_budget=None if kind is MemoryKind.FACT else budget, record=False)  # fmt: skip
+        hits = bank.retrieve(query, k=plan[kind], kinds=[kind], namespace=namespace, record=False,
+                             token_budget=None if kind is MemoryKind.FACT else budget,
+                             include_candidates=candidates and kind is MemoryKind.INSIGHT)  # fmt: skip
         for hit in hits:
             meta = hit.record.meta
             if meta.get("flagged"):  # text that tries to instruct the model never reaches the actor's prompt

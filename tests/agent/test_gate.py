@@ -14,6 +14,7 @@ from agent.bench.config import BenchConfig
 from agent.bench.runner import run_bench
 from agent.cli.memory_cmd import memory_app
 from agent.core.context import MemoryContext
+from agent.core.runlog import RunLog
 from agent.core.state import ActorConfig
 from agent.core.trajectory import Episode, StepRecord
 from agent.learning.config import EvolutionConfig
@@ -86,9 +87,10 @@ def test_a_bench_refuses_the_rule_that_misleads_its_model_and_admits_the_other(t
     evolution = EvolutionConfig(trials=1, max_steps=8, reflect_every=2, forget_every=0, rationalize=False,
                                 check_rules=False, gate_seeds=2)  # fmt: skip
     actor = ActorConfig(follow_memory=False, place_by_analogy=False, place_by_likeness=False)
-    config = BenchConfig(env_id="twx-twc", preset="easy", train=2, test=1, settings=(), ablations=(),
-                         random_baseline=False, evolution=evolution, actor=actor)  # fmt: skip
-    chat = ScriptedChatModel().enqueue(*[policy] * 400)
+    config = BenchConfig(env_id="twx-twc", preset="easy", train=2, test=1, settings=("in",),
+                         ablations=("insights", "insights-ungated"), random_baseline=False, evolution=evolution,
+                         actor=actor)  # fmt: skip
+    chat = ScriptedChatModel().enqueue(*[policy] * 600)
     results = run_bench(LLMConfig(backend="local-small"), config, tmp_path, chat=chat)
     gate = results["reflect"]["gate"]
     assert (gate["passes"], gate["admitted"], gate["refused"]) == (1, 1, 1)
@@ -99,12 +101,15 @@ def test_a_bench_refuses_the_rule_that_misleads_its_model_and_admits_the_other(t
     misled = by_text[proposed[1]]
     assert misled["decision"] == "refused" and misled["verdict"] == "hurt"
     assert by_text[proposed[0]]["decision"] == "admitted"
-    # every trial episode ran at temperature 0, whatever the model's own settings
-    assert all(kw.get("temperature") == 0.0 for kw in chat.kwargs_seen[-gate["model_calls"]:])
+    # the trial episodes ran at temperature 0, whatever the model's own settings (one call per step here)
+    assert sum(kw.get("temperature") == 0.0 for kw in chat.kwargs_seen) == gate["model_calls"]
     with MemoryBank(MemoryConfig(path=tmp_path / "memory")) as bank:
         active = {r.text for r in bank.memories([MemoryKind.INSIGHT], NS)}
         waiting = bank.memories([MemoryKind.INSIGHT], NS, MemoryStatus.CANDIDATE)
     assert active == {proposed[0]} and [r.text for r in waiting] == [proposed[1]]
+    # held out: `insights` shows the admitted rule only, `insights-ungated` every rule reflection wrote
+    shown_in = {e.tag: set(e.memory_ids) for e in RunLog.open(tmp_path / "episodes.jsonl").episodes}
+    assert waiting[0].id not in shown_in["in/insights"] and waiting[0].id in shown_in["in/insights-ungated"]
     shown = CliRunner().invoke(memory_app, ["show", waiting[0].id, "--memory-dir", str(tmp_path / "memory")])
     assert shown.exit_code == 0, shown.output
     assert "CANDIDATE" in shown.output and re.search(r"trial \d+ .*refused \(hurt\) on seeds", shown.output)
