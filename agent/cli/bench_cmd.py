@@ -11,6 +11,7 @@ from agent.cli.options import (
     BaseUrlOpt,
     CtxOpt,
     FamiliesOpt,
+    GateOpt,
     LlmOpt,
     ModelOpt,
     RecallsOpt,
@@ -107,6 +108,7 @@ def bench(
                                                      "at temperature 0.7).")] = 1,
     max_steps: Annotated[int, typer.Option(min=1, help="Step limit per episode.")] = 30,
     recalls: RecallsOpt = 2,
+    gate: GateOpt = True,
     out: Annotated[Path | None, typer.Option(help="Output directory (default runs/bench-ENV).")] = None,
     memory_dir: Annotated[Path | None, typer.Option(help="Memory bank directory (default OUT/memory).")] = None,
     random_baseline: Annotated[bool, typer.Option(help="Also run a random agent.")] = True,
@@ -140,7 +142,7 @@ def bench(
         config = BenchConfig(env_id=env_id, preset=preset, train=train, test=len(named) or test,
                              settings=chosen, ablations=tuple(names), random_baseline=random_baseline,  # type: ignore[arg-type]
                              evolution=EvolutionConfig(trials=trials, samples=samples, max_steps=max_steps,
-                                                       recalls=recalls),
+                                                       recalls=recalls, gate=gate),
                              actor=ActorConfig(families=parse_families(families)),  # type: ignore[arg-type]
                              held_out=HeldOutConfig(purpose=purpose, seeds=named))  # fmt: skip
     except EvolveError as exc:
@@ -164,6 +166,7 @@ def run(
                                                      "at temperature 0.7).")] = 1,
     max_steps: Annotated[int, typer.Option(min=1, help="Step limit per episode.")] = 30,
     recalls: RecallsOpt = 2,
+    gate: GateOpt = True,
     out: Annotated[Path | None, typer.Option(help="Run directory (default runs/run-ENV).")] = None,
     memory_dir: Annotated[Path | None, typer.Option(help="Memory bank directory (default OUT/memory).")] = None,
     llm: LlmOpt = BackendChoice.local,
@@ -182,7 +185,7 @@ def run(
     from agent.learning.config import EvolutionConfig
 
     out_dir = out or Path("runs") / f"run-{env_id}"
-    evolution = EvolutionConfig(trials=trials, samples=samples, max_steps=max_steps, recalls=recalls)
+    evolution = EvolutionConfig(trials=trials, samples=samples, max_steps=max_steps, recalls=recalls, gate=gate)
     try:
         actor = ActorConfig(families=parse_families(families))  # type: ignore[arg-type]
     except EvolveError as exc:

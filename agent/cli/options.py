@@ -27,6 +27,11 @@ ModelOpt = Annotated[str, typer.Option("--model", help="Model name for the opena
 ThreadsOpt = Annotated[int, typer.Option("--threads", min=1, help="CPU threads of the local model.")]
 CtxOpt = Annotated[int, typer.Option("--ctx", min=256, help="Context window of the local model.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+GateOpt = Annotated[
+    bool,
+    typer.Option("--gate/--no-gate", help="Rules reflection writes wait as candidates until a paired trial on "
+                 "training tasks shows they do not hurt (costs episodes; the results report how many)."),
+]  # fmt: skip
 RecallsOpt = Annotated[
     int,
     typer.Option("--recalls", min=0, help="Memory retrievals an episode may add when a step brings new things "
