@@ -10,6 +10,11 @@ from typing import Any
 from memory.base import MemoryRecord
 from memory.keyword import tokenize
 
+PARTS = re.compile(r"\n| -> | → |; ")
+"""Where an evidence text splits into the parts an item may cite: lines, arrows between steps, semicolons."""
+CITES = "cites"
+"""``meta`` key of a written item: the parts of its evidence it stands on, ``ID#K,...`` (see :func:`cited_parts`)."""
+
 LABEL = re.compile(r"^\[?\s*([ER])\s*(\d+)\s*\]?$", re.IGNORECASE)
 """An evidence or rule label as a model writes it: ``E3``, ``[e3]``, ``R 2``."""
 
@@ -44,3 +49,18 @@ def shares_a_word(text: str, evidence: Sequence[MemoryRecord]) -> bool:
     """True when the statement shares a content word with its evidence (rejects generic advice)."""
     words = set(tokenize(text))
     return any(words & set(tokenize(e.text)) for e in evidence)
+
+
+def cited_parts(text: str, evidence: Sequence[MemoryRecord], most: int = 12) -> str:
+    """The parts of the evidence an item stands on, as ``ID#K`` joined by commas: part K (from 1, the evidence text
+    split by :data:`PARTS`; in an episode's trajectory, its steps) of memory ID shares a content word with the item."""
+    words = set(tokenize(text))
+    cites = [f"{e.id}#{k}" for e in evidence for k, part in enumerate(PARTS.split(e.text), start=1)
+             if words & set(tokenize(part))]  # fmt: skip
+    return ",".join(cites[:most])
+
+
+def part_of(record: MemoryRecord, k: int) -> str:
+    """Part ``k`` (from 1) of a memory's text as :func:`cited_parts` counts them ("" when there is none)."""
+    parts = PARTS.split(record.text)
+    return parts[k - 1] if 1 <= k <= len(parts) else ""

@@ -34,7 +34,7 @@ import yaml
 
 from memory.base import MemoryInput, MemoryKind, MemoryRecord, MemoryStatus, content_hash, validate_namespace
 from memory.errors import MemoryUsageError
-from memory.evidence import cited_sources, label_lines, resolve_labels, shares_a_word
+from memory.evidence import CITES, cited_parts, cited_sources, label_lines, resolve_labels, shares_a_word
 from memory.guard import instruction_flag
 from memory.schema import NOT_FLAGGED
 from memory.trials import REVISES
@@ -214,6 +214,7 @@ class _Run:
                     text, kind, self.namespace, actor=self.actor, reason="reflection", origin="reflection",
                     importance=importance, derived_from=tuple(evidence), source_ids=sources,
                     episode_id=episodes.pop() if len(episodes) == 1 else None,
+                    meta={CITES: cited_parts(text, [by_id[e] for e in evidence])},
                 )  # fmt: skip
             except MemoryUsageError as exc:
                 self.report.rejected.append(f"{kind.value}: {exc}")
@@ -245,6 +246,7 @@ class _Run:
                 ids = self.bank.insert_many(
                     [MemoryInput(text=text, kind=MemoryKind.INSIGHT, namespace=self.namespace, importance=0.7,
                                  derived_from=tuple(evidence), source_ids=cited_sources(evidence, by_id),
+                                 meta={CITES: cited_parts(text, [by_id[e] for e in evidence])},
                                  origin="reflection", candidate=self.gate)], actor=self.actor,
                     reason="insight ADD")  # fmt: skip
                 if existed:  # the rule is known already: the new evidence supports it
@@ -277,7 +279,8 @@ class _Run:
         return self.bank.insert_many(
             [MemoryInput(text=text, kind=MemoryKind.INSIGHT, namespace=self.namespace, importance=target.importance,
                          derived_from=tuple(dict.fromkeys([*target.derived_from, *evidence])), source_ids=sources,
-                         origin="reflection", candidate=True, meta={REVISES: target.id})],
+                         origin="reflection", candidate=True,
+                         meta={REVISES: target.id, CITES: cited_parts(text, [by_id[e] for e in evidence])})],
             actor=self.actor, reason=f"insight EDIT of {target.id}, a candidate until tried")[0]  # fmt: skip
 
     def _vote(self, record: MemoryRecord, delta: int, evidence: Sequence[str], reason: str) -> None:

@@ -32,7 +32,8 @@ from agent.cli.memory_common import (
 from agent.cli.options import JsonOpt
 from agent.cli.output import plain, print_json, stdout
 from agent.text import clip
-from memory import MemoryBank, MemoryKind, MemoryStatus
+from memory import MemoryBank, MemoryKind, MemoryRecord, MemoryStatus
+from memory.evidence import CITES, part_of
 from memory.retrieval import MAX_K
 
 MAX_ROWS = 10_000_000
@@ -79,6 +80,7 @@ def show_command(memory_id: IdArg, memory_dir: DirOpt = DEFAULT_DIR, chroma_url:
         evidence = bank.get_many(list(record.derived_from))
         missing = [i for i in record.derived_from if i not in {e.id for e in evidence}]
         history = history_rows(bank.history(memory_id))
+        cited = cited_in(record, {e.id: e for e in evidence})
         trials = bank.trials.of(memory_id)
         provenance = {
             "source_ids": list(record.source_ids), "episode_id": record.episode_id, "thread": record.thread,
@@ -86,6 +88,7 @@ def show_command(memory_id: IdArg, memory_dir: DirOpt = DEFAULT_DIR, chroma_url:
             "derived_from": [{"id": e.id, "kind": e.kind.value, "status": e.status.value, "text": e.text}
                              for e in evidence],
             "derived_from_missing": missing,
+            "cites": [{"id": mid, "part": k, "text": part} for mid, k, part in cited],
         }  # fmt: skip
         if as_json:
             print_json({"record": record.to_dict(), "retention": record_retention(record, now),
@@ -117,6 +120,8 @@ def show_command(memory_id: IdArg, memory_dir: DirOpt = DEFAULT_DIR, chroma_url:
             out.print(f"  derived from {e.id} ({e.kind.value}, {e.status.value}): {clip(e.text)}", markup=False)
         for gone in missing:
             out.print(plain(f"  derived from {gone} (not in this bank)"))
+        for mid, k, part in cited:
+            out.print(plain(f"  stands on part {k} of {mid}: {clip(part)}"))
         if record.status is MemoryStatus.CANDIDATE:
             out.print(plain("CANDIDATE: not retrieved until a paired trial shows it does not hurt"))
         for t in trials:
@@ -251,3 +256,13 @@ def history_command(memory_id: IdArg, memory_dir: DirOpt = DEFAULT_DIR, chroma_u
         print_json({"id": memory_id, "history": rows})
         return
     stdout().print(history_table(f"history of {memory_id} ({len(rows)} entries)", rows))
+
+
+def cited_in(record: MemoryRecord, evidence: dict[str, MemoryRecord]) -> list[tuple[str, int, str]]:
+    """The parts of its evidence a reflected item stands on (:func:`memory.evidence.cited_parts`): id, part, text."""
+    out = []
+    for cite in str(record.meta.get(CITES) or "").split(","):
+        mid, _, k = cite.partition("#")
+        if mid in evidence and k.isdigit():
+            out.append((mid, int(k), part_of(evidence[mid], int(k))))
+    return out

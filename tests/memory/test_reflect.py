@@ -187,3 +187,22 @@ def test_a_rule_cites_the_episodes_its_evidence_came_from(tmp_path: Path) -> Non
         report = reflect(bank, ScriptedJsonLLM([{"operations": [rule]}]), namespace="env:twc", steps=["insights"])
         added = bank.get(report.insights_added[0])
         assert added.source_ids == ("train:seed3", "ep-7") and added.meta["origin"] == "reflection"
+
+
+def test_an_item_cites_the_steps_of_its_evidence_it_stands_on(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from agent.cli.memory_cmd import memory_app
+
+    trajectory = "Start: a kitchen with a counter\nSolved: open fridge -> take apple -> take knife -> slice apple (won)"
+    with MemoryBank(MemoryConfig(path=tmp_path / "bank"), embed=hash_embed) as bank:
+        exp = bank.insert(trajectory, namespace="env:twc", episode_id="ep-7")
+        other = bank.insert("Start: a bedroom\nSolved: take sock -> put sock in basket (won)", namespace="env:twc")
+        rule = {"op": "ADD", "text": "take the knife before you slice", "evidence": ["E1", "E2"]}
+        report = reflect(bank, ScriptedJsonLLM([{"operations": [rule]}]), namespace="env:twc", steps=["insights"],
+                         gate=True)  # fmt: skip
+        added = bank.get(report.insights_added[0])
+    # the parts: 1 the start line, 2 "Solved: open fridge", 3 take apple, 4 take knife, 5 slice apple (won)
+    assert added.meta["cites"] == f"{exp}#3,{exp}#4,{exp}#5,{other}#2"
+    shown = CliRunner().invoke(memory_app, ["show", added.id, "--memory-dir", str(tmp_path / "bank")])
+    assert f"stands on part 4 of {exp}: take knife" in shown.output, shown.output
