@@ -27,8 +27,10 @@ from agent.core.state import ActorConfig
 from agent.errors import UsageError
 from agent.learning.config import EvolutionConfig
 
-GENERAL_ABLATIONS = ("none", "full", "full-model", "rules")
-"""What every general member runs on the same held-out seeds (and a random agent)."""
+GENERAL_ABLATIONS = ("none", "full", "full-model", "rules", "insights", "insights-ungated")
+"""What every general member runs on the same held-out seeds (and a random agent): no memory, all of it, all of it
+with the model deciding every step, memory policies alone, and the rules alone as the gate admitted them and
+ungated (every rule reflection wrote)."""
 
 
 @dataclass(frozen=True)
@@ -121,14 +123,18 @@ def member_row(member: Member, directory: Path) -> dict[str, Any] | None:
     for episode in RunLog.open(log).episodes if log.is_file() else []:
         if episode.tag.startswith("in/") and episode.seed in seeds:
             played.setdefault(episode.tag[3:], []).append(episode)
-    versus = {base: [p.to_dict() for p in paired_with(played, base) if p.name == "full"]
-              for base in ("none", "rules")}  # fmt: skip
+    versus = {base: [p.to_dict() for p in paired_with(played, base) if p.name == name]
+              for base, name in (("none", "full"), ("rules", "full"), ("insights-ungated", "insights"))}  # fmt: skip
+    rules = [p.to_dict() for p in paired_with(played, "none") if p.name == "insights"]
     return {"member": member.name, "env_id": member.env_id, "preset": member.preset,
             "families": list(member.families), "complete": results.get("complete", False),
             "train": len(results.get("train_seeds", [])), "seeds": block.get("seeds", []),
             "code": results.get("code", {}), "summaries": summaries,
             "full_vs_none": versus["none"][0] if versus["none"] else None,
-            "full_vs_rules": versus["rules"][0] if versus["rules"] else None}  # fmt: skip
+            "full_vs_rules": versus["rules"][0] if versus["rules"] else None,
+            "insights_vs_none": rules[0] if rules else None,
+            "gated_vs_ungated": versus["insights-ungated"][0] if versus["insights-ungated"] else None,
+            "gate": (results.get("reflect") or {}).get("gate")}  # fmt: skip
 
 
 def write_suite(out_dir: Path, config: SuiteConfig) -> dict[str, Any]:
@@ -148,7 +154,7 @@ def suite_figure(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
 
     names = (*GENERAL_ABLATIONS, "random")
     colours = {"none": "tab:blue", "full": "tab:green", "full-model": "tab:olive", "rules": "tab:purple",
-               "random": "lightgrey"}  # fmt: skip
+               "insights": "tab:orange", "insights-ungated": "tab:brown", "random": "lightgrey"}  # fmt: skip
     fig = Figure(figsize=(max(6.0, 1.4 * len(rows) + 2), 4.4), dpi=110)
     ax = fig.subplots()
     width = 0.8 / len(names)
@@ -211,6 +217,34 @@ def plugin_ratios(rows: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def rules_lines(rows: Sequence[dict[str, Any]], margin: float = 0.05) -> list[str]:
+    """The rules alone per general member: ``insights`` against ``none`` and against the same rules ungated (points
+    of success, tasks helped/hurt), and what the gate cost; then how many members meet issue 23's targets (rules
+    beat none by ``margin`` on two members, gated beat ungated, no member loses from rules)."""
+    lines, beat, better, lost = [], [], [], []
+    for row in rows:
+        s = row["summaries"]
+        if row["families"] or not all(n in s for n in ("none", "insights", "insights-ungated")):
+            continue
+        vs_none = s["insights"]["success"] - s["none"]["success"]
+        vs_ungated = s["insights"]["success"] - s["insights-ungated"]["success"]
+        beat += [row["member"]] if vs_none >= margin else []
+        better += [row["member"]] if vs_ungated > 0 else []
+        lost += [row["member"]] if vs_none < 0 else []
+        gate = row.get("gate") or {}
+        cost = (f"{gate.get('admitted', 0)} admitted, {gate.get('refused', 0)} refused, {gate.get('demoted', 0)} "
+                f"demoted, {gate.get('episodes', 0)} trial episodes, {gate.get('seconds', 0):.0f} s") if gate else "off"
+        lines.append(f"| {row['member']} | {vs_none:+.0%} ({_paired(row.get('insights_vs_none'))}) | "
+                     f"{vs_ungated:+.0%} ({_paired(row.get('gated_vs_ungated'))}) | {cost} |")  # fmt: skip
+    if not lines:
+        return []
+    return ["", "## Rules alone: `insights` against `none` and against the same rules ungated", "",
+            "| member | insights − none | gated − ungated | the gate in training |", "|---|---|---|---|", *lines, "",
+            f"Rules beat `none` by {margin:.0%} or more on {len(beat)} members ({', '.join(beat) or 'none'}); gated "
+            f"rules beat ungated on {len(better)} ({', '.join(better) or 'none'}); rules lose to `none` on "
+            f"{len(lost)} ({', '.join(lost) or 'none'})."]  # fmt: skip
+
+
 def suite_table(rows: Sequence[dict[str, Any]]) -> str:
     """Markdown: success (95% CI), mean score and steps per ablation and member, full against none and against
     rules (tasks helped/hurt, sign test), cost per episode per ablation (seconds, model calls, tokens, memory's
@@ -234,6 +268,7 @@ def suite_table(rows: Sequence[dict[str, Any]]) -> str:
               "| member | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]  # fmt: skip
     for row in rows:
         lines.append(f"| {row['member']} | " + " | ".join(_cost(row["summaries"].get(n)) for n in names) + " |")
+    lines += rules_lines(rows)
     ratios = plugin_ratios(rows)
     if ratios:
         lines += ["", "## The general agent against today's TextWorld agent", "", *ratios]

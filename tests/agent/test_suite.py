@@ -17,6 +17,8 @@ from agent.errors import UsageError
 from agent.llm import LLMConfig
 from tests.agent.test_evolve import scripted
 
+GENERAL = ("none", "full", "full-model", "rules", "insights", "insights-ungated")
+
 
 def test_members_cover_six_families_and_name_their_presets_and_plugins() -> None:
     general = [m for m in SUITE if not m.families]
@@ -27,7 +29,7 @@ def test_members_cover_six_families_and_name_their_presets_and_plugins() -> None
         assert member.preset in envs.registry.spec(member.env_id).presets
         config = bench_config(member, SuiteConfig())
         assert config.actor.families == member.families
-        assert config.ablations == (("full",) if member.families else ("none", "full", "full-model", "rules"))
+        assert config.ablations == (("full",) if member.families else GENERAL)
     assert {m.env_id for m in SUITE if m.families} == {"twx-twc", "twx-cookingworld"}
 
 
@@ -50,7 +52,7 @@ def test_suite_runs_members_and_tables_them_side_by_side(tmp_path: Path) -> None
     assert ran == ["twx-twc", "twx-twc+textworld"]
     rows = {r["member"]: r for r in suite["members"]}
     general, textworld = rows["twx-twc"], rows["twx-twc+textworld"]
-    assert set(general["summaries"]) == {"none", "full", "full-model", "rules", "random"}
+    assert set(general["summaries"]) == {*GENERAL, "random"}
     assert set(textworld["summaries"]) == {"full"} and textworld["families"] == ["textworld"]
     assert general["seeds"] == textworld["seeds"] and len(general["seeds"]) == 2  # the same held-out tasks
     assert general["full_vs_none"]["tasks"] == 2 and general["full_vs_rules"]["tasks"] == 2
@@ -59,6 +61,9 @@ def test_suite_runs_members_and_tables_them_side_by_side(tmp_path: Path) -> None
     assert "| twx-twc (medium) | none | 2 |" in table and "| twx-twc+textworld (medium) | textworld | 2 |" in table
     assert "## Cost per episode" in table and table.count(" calls, ") >= 4  # none, full, full-model, rules: the model
     assert "- twx-twc: general `full`" in table and "(same seeds)" in table  # against the plug-in, on the same tasks
+    # the rules alone against none and against the same rules ungated, paired on the same tasks (issue 23's targets)
+    assert general["insights_vs_none"]["tasks"] == 2 and general["gated_vs_ungated"]["tasks"] == 2
+    assert "| twx-twc | +0% (+0/−0" in table and "gated rules beat ungated on 0 (none)" in table
     assert json.loads((tmp_path / "suite.json").read_text())["config"]["only"] == ["twx-twc"]
     assert (tmp_path / "suite.png").stat().st_size > 5000
 
@@ -102,4 +107,4 @@ def test_every_member_runs_end_to_end_with_the_general_agent(tmp_path: Path) -> 
     assert all(r["complete"] for r in suite["members"]) and len(suite["members"]) == len(SUITE)
     rows = [r for r in suite["members"] if not r["families"]]
     assert [r["env_id"] for r in rows] == list(general)
-    assert all(set(r["summaries"]) == {"none", "full", "full-model", "rules", "random"} for r in rows)
+    assert all(set(r["summaries"]) == {*GENERAL, "random"} for r in rows)
