@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from langchain_core.messages import BaseMessage
@@ -66,8 +67,9 @@ def test_a_pass_shows_each_rule_to_one_arm_and_shares_the_arm_without_candidates
     bank.close()
 
 
-def test_a_bench_refuses_the_rule_that_misleads_its_model_and_admits_the_other(tmp_path: Path) -> None:
-    proposed: list[str] = []
+def misleading_policy(proposed: list[str]) -> Callable[[list[BaseMessage]], str]:
+    """A scripted model for twc: reflection proposes two rules (recorded in ``proposed``), one of which misleads it
+    (with that rule in its prompt it plays the last action offered); otherwise it plays by the book."""
 
     def policy(messages: list[BaseMessage]) -> str:
         text = messages[-1].text
@@ -79,10 +81,17 @@ def test_a_bench_refuses_the_rule_that_misleads_its_model_and_admits_the_other(t
             thing, place = put.groups()
             proposed[:] = [f"take the {thing} and put it on the {place}", MISLEADING.format(place=place)]
             return json.dumps({"operations": [{"op": "ADD", "text": t, "evidence": ["E1", "E2"]} for t in proposed]})
-        if proposed and proposed[1] in " ".join(m.text for m in messages):  # misled: the last action offered
+        if proposed and proposed[1] in " ".join(m.text for m in messages):
             actions = [line[2:].split(" (")[0] for line in text.splitlines() if line.startswith("- ")]
             return json.dumps({"thought": "the rule says so", "action": actions[-1]})
         return gold_player(messages)
+
+    return policy
+
+
+def test_a_bench_refuses_the_rule_that_misleads_its_model_and_admits_the_other(tmp_path: Path) -> None:
+    proposed: list[str] = []
+    policy = misleading_policy(proposed)
 
     evolution = EvolutionConfig(trials=1, max_steps=8, reflect_every=2, forget_every=0, rationalize=False,
                                 check_rules=False, gate_seeds=2)  # fmt: skip
