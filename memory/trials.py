@@ -123,9 +123,11 @@ class Trials:
                       "utility_count": record.utility_count + len(per_seed), "updated_at": now}  # fmt: skip
             self.ledger.update_fields(memory_id, fields, store_dirty=False)
             self.ledger.log([("trial", memory_id, record.kind.value, record.namespace, who, f"paired trial: {verdict}",
-                              {"status": record.status.value, "utility_count": record.utility_count},
-                              {"status": status.value, "decision": decision, "seeds": list(seeds),
-                               "outcomes": per_seed, "trial": cur.lastrowid})])  # fmt: skip
+                              {"status": record.status.value, "utility_sum": record.utility_sum,
+                               "utility_count": record.utility_count},
+                              {"status": status.value, "decision": decision, "seeds": list(seeds), "outcomes": per_seed,
+                               "trial": cur.lastrowid, "utility_sum": fields["utility_sum"],
+                               "utility_count": fields["utility_count"]})])  # fmt: skip
             superseded = {"status": MemoryStatus.SUPERSEDED.value, "superseded_by": memory_id}
             for o in old:
                 if o.status is MemoryStatus.ACTIVE:

@@ -139,14 +139,15 @@ def retention_curve(bank: MemoryBank, record: MemoryRecord, now: float, horizon_
 
 
 def utility_curve(record: MemoryRecord, history: list[Any]) -> list[list[float]]:
-    """[[log time, smoothed utility], ...]: the prior 0.5 when it was inserted, then after each outcome.
+    """[[log time, smoothed utility], ...]: the prior 0.5 when it was inserted, then after each outcome (feedback, or a
+    rule's paired trial).
 
     Times are the history log's (wall clock), which differs from the bank's clock in a simulation."""
     start = next((h.ts for h in history if h.op in ("insert", "import")), history[0].ts if history else 0.0)
     out = [[start, 0.5]]
     for h in history:
         after = h.after or {}
-        if h.op == "feedback" and "utility_sum" in after:
+        if h.op in ("feedback", "trial") and "utility_sum" in after:
             out.append([h.ts, (float(after["utility_sum"]) + 1.0) / (float(after["utility_count"]) + 2.0)])
     return out
 

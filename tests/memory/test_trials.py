@@ -50,8 +50,8 @@ def test_a_candidate_is_retrieved_only_once_a_trial_admits_it(bank: MemoryBank) 
     assert record.status is MemoryStatus.ACTIVE and record.meta["gate"] == ADMITTED
     assert (record.utility_sum, record.utility_count) == (1.5, 2)  # 1 (better) + 0.5 (same)
     assert _found(bank, "blender counter") == [rule]
-    ops = [(h.op, h.actor) for h in bank.history(rule)]
-    assert ("trial", "gate") in [(op, "gate") for op, _ in ops]
+    (logged,) = [h for h in bank.history(rule) if h.op == "trial"]
+    assert logged.after["decision"] == ADMITTED and logged.after["utility_count"] == 2  # the dashboard's curve
 
 
 def test_a_rule_that_hurts_is_refused_and_waits_for_new_evidence(bank: MemoryBank) -> None:
