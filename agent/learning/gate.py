@@ -99,9 +99,10 @@ class Gate:
         first); a rule with no task to try it on waits."""
         report = GateReport()
         shared: dict[int, Episode] = {}
-        for rule in self.bank.trials.due(self.namespace, self.rules):
+        for due in self.bank.trials.due(self.namespace, self.rules):
+            rule = self.bank.get(due.id)  # an admitted revision earlier in the pass may have superseded it
             seeds = list(dict.fromkeys(seeds_for(rule)))[: self.seeds]
-            if not seeds:
+            if not seeds or rule.status not in (MemoryStatus.CANDIDATE, MemoryStatus.ACTIVE):
                 continue
             played: list[Episode] = []
 

@@ -61,9 +61,16 @@ def test_a_pass_shows_each_rule_to_one_arm_and_shares_the_arm_without_candidates
     assert report.episodes == len(played) == 2 + 2 + 2 + 2 + 2
     assert report.model_calls == 4 * report.episodes and report.as_dict()["seconds_per_admitted"] == 20.0
     assert bank.get(good).status is MemoryStatus.ACTIVE and bank.get(bad).status is MemoryStatus.CANDIDATE
+    # a revision admitted first in a pass supersedes its rule, which is then not tried
+    revision = bank.insert_many([MemoryInput(text="open the fridge and the freezer when food is missing",
+                                             kind=MemoryKind.INSIGHT, namespace=NS, candidate=True,
+                                             meta={"revises": kept})])[0]  # fmt: skip
+    third = Gate(bank, NS, play, seeds=1, rules=5).run(lambda rule: [4])
+    assert [t["id"] for t in third.trials] == [revision, good]
+    assert bank.get(kept).status is MemoryStatus.SUPERSEDED
     # nothing changed since: the next pass tries only the active rules again
     again = Gate(bank, NS, play, seeds=1, rules=5).run(lambda rule: [3])
-    assert {t["id"] for t in again.trials} == {good, kept}
+    assert {t["id"] for t in again.trials} == {good, revision}
     bank.close()
 
 
