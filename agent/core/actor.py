@@ -66,6 +66,13 @@ class Actor:
         self.sampling: dict[str, Any] = {}
         """Call options of a sampling actor (see :meth:`sampled`); empty: the model's own settings."""
 
+    def fresh_context(self) -> None:
+        """Let the model begin an episode as if freshly loaded (a model that reuses its prompt cache drops it), so
+        the episode plays the same whatever the model read before: in a bench, after training, or in a replay."""
+        reset = getattr(self.chat, "reset_context", None)
+        if callable(reset):
+            reset()
+
     def without_rules(self) -> Actor:
         """This actor with no memory policies: the model makes every decision (memories still in its prompt)."""
         other = copy.copy(self)

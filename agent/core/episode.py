@@ -162,6 +162,7 @@ def run_episode(
     """
     context = context or MemoryContext()
     start = time.perf_counter() - memory_seconds
+    actor.fresh_context()
     obs = env.reset(seed=seed)
     episode = Episode.begin(env, seed, obs, trial=trial, memory_ids=context.memory_ids)
     limit = int(max_steps or getattr(env, "max_steps", None) or 30)

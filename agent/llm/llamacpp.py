@@ -121,6 +121,15 @@ class LlamaCppChatModel(BaseChatModel):
             )
         return self._llama
 
+    def reset_context(self) -> None:
+        """Drop the reused KV cache: the next prompt is evaluated from its first token, as by a freshly loaded model.
+        Reusing a prefix changes how the prompt is split into batches and so the last bits of the logits; at
+        temperature 0 that can flip a close choice, so an episode that follows other calls could play differently
+        from its replay."""
+        with self._lock:
+            if self._llama is not None:
+                self._llama.reset()
+
     def count_tokens(self, text: str) -> int:
         """Exact token count with the model's own tokenizer."""
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))

@@ -153,7 +153,7 @@ def test_real_model_runs_a_suite_member_and_tables_it(tmp_path: Path, small_llm:
     suite = run_suite(SuiteConfig(train=1, test=1, only=("rg-leg_counting",)), tmp_path, run)
     (row,) = suite["members"]
     assert row["complete"] and row["code"] and row["families"] == []
-    assert set(row["summaries"]) == {"none", "full", "full-model", "rules", "random"}
+    assert set(row["summaries"]) == {"none", "full", "full-model", "rules", "insights", "insights-ungated", "random"}
     played = [e for e in RunLog.open(tmp_path / "rg-leg_counting" / "episodes.jsonl").episodes if e.split != "x"]
     assert {e.tag for e in played} >= {"train", "in/none", "in/full", "in/full-model", "in/rules"}
     assert len({e.seed for e in played if e.tag.startswith("in/")}) == 1  # the same held-out task for each
