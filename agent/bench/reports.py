@@ -275,7 +275,7 @@ def write_results(out_dir: Path, results: dict[str, Any], train: Sequence[Episod
     parts.append(reflect_lines(results.get("reflect") or {}))
     kinds = results.get("memory_credit", {}).get("kinds", {})
     if kinds:
-        parts.append(credit_table(kinds))
+        parts.append(credit_table(kinds, shown=results.get("bench", {}).get("evolution", {}).get("credit_shown", True)))
     (out_dir / "results.md").write_text("\n".join(parts))
     title = f"{results['env_id']} ({results['preset']}): {len(results['train_seeds'])} training tasks, held-out success"
     try:

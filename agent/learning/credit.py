@@ -31,9 +31,12 @@ def credit(bank: MemoryBank, namespace: str, top: int = 5) -> dict[str, Any]:
     return {"kinds": kinds, "most_useful": [row(r) for r in ranked[::-1][:top]],
             "least_useful": [row(r) for r in ranked[:top]]}  # fmt: skip
 
-def credit_table(kinds: Mapping[str, Mapping[str, Any]]) -> str:
-    """Markdown table of :func:`credit`'s ``kinds``."""
-    lines = ["### training credit (each memory an episode used is credited with its score)", "",
+def credit_table(kinds: Mapping[str, Mapping[str, Any]], shown: bool = False) -> str:
+    """Markdown table of :func:`credit`'s ``kinds``; ``shown``: the bench credited every memory shown with the
+    episode's score (``EvolutionConfig.credit_shown``), else by counterfactual evidence."""
+    how = ("each memory an episode used is credited with its score" if shown else
+           "rules by their paired trials, the facts a step stood on by what the step earned")  # fmt: skip
+    lines = [f"### training credit ({how})", "",
              "| kind | active | credited | uses | mean utility |", "|---|---|---|---|---|"]  # fmt: skip
     for kind, v in kinds.items():
         utility = "–" if v["mean_utility"] is None else format(v["mean_utility"], ".2f")

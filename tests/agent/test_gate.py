@@ -111,7 +111,8 @@ def test_a_bench_refuses_the_rule_that_misleads_its_model_and_admits_the_other(t
     gate = results["reflect"]["gate"]
     assert (gate["passes"], gate["admitted"], gate["refused"]) == (1, 1, 1)
     assert gate["episodes"] == 2 + 2 + 2 and gate["model_calls"] > 0
-    assert "1 admitted, 1 refused" in (tmp_path / "results.md").read_text()
+    report = (tmp_path / "results.md").read_text()
+    assert "1 admitted, 1 refused" in report and "training credit (rules by their paired trials" in report
     line = json.loads((tmp_path / "reflect.jsonl").read_text().splitlines()[-1])
     by_text = {t["text"]: t for t in line["gate"]["trials"]}
     misled = by_text[proposed[1]]
