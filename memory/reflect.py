@@ -202,19 +202,19 @@ class _Run:
             if not evidence:
                 self.report.rejected.append(f"{kind.value}: no valid evidence label: {text!r}")
                 continue
-            if not shares_a_word(text, [by_id[e] for e in evidence]):
+            records = [by_id[e] for e in evidence]
+            if not shares_a_word(text, records):
                 self.report.rejected.append(f"{kind.value}: shares no word with its evidence: {text!r}")
                 continue
-            if self.refused(kind.value, text, [by_id[e] for e in evidence]):
+            if self.refused(kind.value, text, records):
                 continue
-            sources = cited_sources(evidence, by_id)
-            episodes = {by_id[e].episode_id for e in evidence}
+            episodes = {r.episode_id for r in records}
             try:
                 mid = self.bank.insert(
                     text, kind, self.namespace, actor=self.actor, reason="reflection", origin="reflection",
-                    importance=importance, derived_from=tuple(evidence), source_ids=sources,
+                    importance=importance, derived_from=tuple(evidence), source_ids=cited_sources(evidence, by_id),
                     episode_id=episodes.pop() if len(episodes) == 1 else None,
-                    meta={CITES: cited_parts(text, [by_id[e] for e in evidence])},
+                    meta={CITES: cited_parts(text, records)},
                 )  # fmt: skip
             except MemoryUsageError as exc:
                 self.report.rejected.append(f"{kind.value}: {exc}")
@@ -232,21 +232,22 @@ class _Run:
             if not evidence:
                 self.report.rejected.append(f"insight {kind}: no valid evidence label")
                 continue
+            records = [by_id[e] for e in evidence]
             target_label = str(op.get("target", "")).strip().upper().strip("[]")
             target = rules.get(target_label)
             text = str(op.get("text", "")).strip()
             if kind == "ADD":
-                if len(text.split()) < 4 or not shares_a_word(text, [by_id[e] for e in evidence]):
+                if len(text.split()) < 4 or not shares_a_word(text, records):
                     self.report.rejected.append(f"insight ADD: too short or ungrounded: {text!r}")
                     continue
-                if self.refused("insight ADD", text, [by_id[e] for e in evidence]):
+                if self.refused("insight ADD", text, records):
                     continue
                 key = (MemoryKind.INSIGHT.value, self.namespace, content_hash(MemoryKind.INSIGHT, self.namespace, text))
                 existed = bool(self.bank.ledger.ids_by_hash([key]))
                 ids = self.bank.insert_many(
                     [MemoryInput(text=text, kind=MemoryKind.INSIGHT, namespace=self.namespace, importance=0.7,
                                  derived_from=tuple(evidence), source_ids=cited_sources(evidence, by_id),
-                                 meta={CITES: cited_parts(text, [by_id[e] for e in evidence])},
+                                 meta={CITES: cited_parts(text, records)},
                                  origin="reflection", candidate=self.gate)], actor=self.actor,
                     reason="insight ADD")  # fmt: skip
                 if existed:  # the rule is known already: the new evidence supports it
@@ -256,10 +257,10 @@ class _Run:
             elif target is None:
                 self.report.rejected.append(f"insight {kind}: unknown target {op.get('target')!r}")
             elif kind == "EDIT":
-                if len(text.split()) < 4 or not shares_a_word(text, [by_id[e] for e in evidence]):
+                if len(text.split()) < 4 or not shares_a_word(text, records):
                     self.report.rejected.append(f"insight EDIT: too short or ungrounded: {text!r}")
                     continue
-                if self.refused("insight EDIT", text, [by_id[e] for e in evidence]):
+                if self.refused("insight EDIT", text, records):
                     continue
                 try:
                     if self.gate and target.status is MemoryStatus.ACTIVE:  # the rule stays until its revision passes

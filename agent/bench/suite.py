@@ -123,17 +123,16 @@ def member_row(member: Member, directory: Path) -> dict[str, Any] | None:
     for episode in RunLog.open(log).episodes if log.is_file() else []:
         if episode.tag.startswith("in/") and episode.seed in seeds:
             played.setdefault(episode.tag[3:], []).append(episode)
-    versus = {base: [p.to_dict() for p in paired_with(played, base) if p.name == name]
-              for base, name in (("none", "full"), ("rules", "full"), ("insights-ungated", "insights"))}  # fmt: skip
-    rules = [p.to_dict() for p in paired_with(played, "none") if p.name == "insights"]
+
+    def pair(name: str, base: str) -> dict[str, Any] | None:
+        return next((p.to_dict() for p in paired_with(played, base) if p.name == name), None)
+
     return {"member": member.name, "env_id": member.env_id, "preset": member.preset,
             "families": list(member.families), "complete": results.get("complete", False),
             "train": len(results.get("train_seeds", [])), "seeds": block.get("seeds", []),
             "code": results.get("code", {}), "summaries": summaries,
-            "full_vs_none": versus["none"][0] if versus["none"] else None,
-            "full_vs_rules": versus["rules"][0] if versus["rules"] else None,
-            "insights_vs_none": rules[0] if rules else None,
-            "gated_vs_ungated": versus["insights-ungated"][0] if versus["insights-ungated"] else None,
+            "full_vs_none": pair("full", "none"), "full_vs_rules": pair("full", "rules"),
+            "insights_vs_none": pair("insights", "none"), "gated_vs_ungated": pair("insights", "insights-ungated"),
             "gate": (results.get("reflect") or {}).get("gate")}  # fmt: skip
 
 

@@ -299,23 +299,31 @@ class Evolver:
         kinds = ABLATIONS[c.train_kinds]
 
         def play(seed: int, edit: Edit) -> Episode:
-            obs = self.env.reset(seed=seed)
-            retrieve = functools.partial(retrieve_context, self.bank, task=obs.task, namespace=self.namespace,
-                                         kinds=kinds, record=False, budget=c.memory_budget,
-                                         **self.recall_plugins())  # fmt: skip
-
-            def edited(**where: Any) -> MemoryContext:
-                return edit(retrieve(**where))
-
-            return run_episode(self.env, self.actor.sampled(0.0, seed), seed=seed,
-                               context=edited(observation=obs.text), max_steps=c.max_steps,
-                               recall=_recall(edited, kinds), recalls=c.recalls)  # fmt: skip
+            return self.play_read_only(self.env, self.actor.sampled(0.0, seed), seed, kinds, edit=edit)
 
         train = [e for e in self.log.episodes if e.tag == "train"]
         seed_of = {e.episode_id: e.seed for e in train}
         latest = [e.seed for e in reversed(train)]
         gate = Gate(self.bank, self.namespace, play, seeds=c.gate_seeds, rules=c.gate_rules)
         return gate.run(lambda rule: [*(seed_of[s] for s in rule.source_ids if s in seed_of), *latest])
+
+    def play_read_only(self, env: Env, actor: Actor, seed: int, kinds: Sequence[MemoryKind], *,
+                       candidates: bool = False, edit: Edit | None = None) -> Episode:  # fmt: skip
+        """One episode at ``seed`` that reads memory of ``kinds`` and changes none (held-out play, gate trials);
+        ``candidates``: rules not yet admitted are retrieved too; ``edit``: applied to every context retrieved."""
+        obs = env.reset(seed=seed)
+        found = functools.partial(retrieve_context, self.bank, task=obs.task, namespace=self.namespace, kinds=kinds,
+                                  record=False, budget=self.config.memory_budget, candidates=candidates,
+                                  **self.recall_plugins())  # fmt: skip
+
+        def retrieve(**where: Any) -> MemoryContext:
+            return found(**where) if edit is None else edit(found(**where))
+
+        started = time.perf_counter()
+        context = retrieve(observation=obs.text)
+        return run_episode(env, actor, seed=seed, context=context, max_steps=self.config.max_steps,
+                           recall=_recall(retrieve, kinds), recalls=self.config.recalls,
+                           memory_seconds=time.perf_counter() - started)  # fmt: skip
 
     # -- the loop ----------------------------------------------------------------------------------------
     def train(self, seeds: Sequence[int]) -> list[Episode]:
@@ -347,18 +355,10 @@ class Evolver:
         for index, seed in enumerate(seeds, start=offset + 1):
             if seed in done:
                 continue
-            obs = env.reset(seed=seed)
-            retrieve = functools.partial(retrieve_context, self.bank, task=obs.task, namespace=self.namespace,
-                                         kinds=kinds, record=False, budget=self.config.memory_budget,
-                                         candidates=ablation in UNGATED, **self.recall_plugins())  # fmt: skip
             decider = DECIDERS.get(ablation)
             actor = (self.actor.without_rules() if decider == "model" else self.actor.without_model(seed)
                      if decider == "rules" else self.actor)  # fmt: skip
-            started = time.perf_counter()
-            context = retrieve(observation=obs.text)
-            episode = run_episode(env, actor, seed=seed, context=context, max_steps=self.config.max_steps,
-                                  recall=_recall(retrieve, kinds), recalls=self.config.recalls,
-                                  memory_seconds=time.perf_counter() - started)  # fmt: skip
+            episode = self.play_read_only(env, actor, seed, kinds, candidates=ablation in UNGATED)
             self.log.append(episode, tag=tag)
             episodes.append(episode)
             self.on_progress(Progress(f"eval {tag}", index, total or len(seeds), episode))
